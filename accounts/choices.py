@@ -1,0 +1,38 @@
+from django.db import models
+
+from households.choices import RegionLevel
+
+
+class Role(models.TextChoices):
+    VILLAGE_CADRE = "village_cadre", "村干部"
+    TOWNSHIP_REVIEWER = "township_reviewer", "乡镇审核人"
+    COUNTY_APPROVER = "county_approver", "县级审定人"
+    DEPARTMENT = "department", "行业部门（接口）"
+    AUDITOR = "auditor", "审计管理员"
+    ADMIN = "admin", "系统管理员"
+
+
+# Roles that work on people's data, and the region level each one sits at.
+ROLE_LEVEL = {
+    Role.VILLAGE_CADRE: RegionLevel.VILLAGE,
+    Role.TOWNSHIP_REVIEWER: RegionLevel.TOWNSHIP,
+    Role.COUNTY_APPROVER: RegionLevel.COUNTY,
+}
+PEOPLE_ROLES = frozenset(ROLE_LEVEL)
+
+# Who may ask to see a full ID or phone number (always with a reason, always audited).
+# Village cadres need it at the door; the reviewers above them check files and see masks.
+REVEAL_ROLES = frozenset({Role.VILLAGE_CADRE, Role.TOWNSHIP_REVIEWER, Role.COUNTY_APPROVER})
+
+
+class AuditAction(models.TextChoices):
+    LOGIN = "login", "登录"
+    LOGIN_FAILED = "login_failed", "登录失败"
+    LOGOUT = "logout", "退出"
+    REVEAL_PII = "reveal_pii", "查看完整个人信息"
+    IMPORT = "import", "导入数据"
+    CREATE = "create", "新增"
+    UPDATE = "update", "修改"
+    DELETE = "delete", "删除"
+    TOKEN_ISSUED = "token_issued", "签发接口密钥"
+    TOKEN_REVOKED = "token_revoked", "吊销接口密钥"

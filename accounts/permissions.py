@@ -1,0 +1,34 @@
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from accounts.choices import PEOPLE_ROLES, Role
+
+# Village cadres register households; township staff correct them. County approvers read
+# (they decide on cases, they do not keep the register).
+REGISTRY_EDITORS = frozenset({Role.VILLAGE_CADRE, Role.TOWNSHIP_REVIEWER})
+
+
+class PeopleDataAccess(BasePermission):
+    """Only staff who work on people's data reach people endpoints at all; which rows they
+    see is decided by the region scope of each queryset."""
+
+    message = "您的角色无权访问农户信息。"
+
+    def has_permission(self, request, view):
+        user = request.user
+        if not (user and user.is_authenticated and user.role in PEOPLE_ROLES):
+            return False
+        # Some POST actions only read (e.g. revealing a number): views list them by name.
+        if request.method in SAFE_METHODS or getattr(view, "action", None) in getattr(
+            view, "read_only_actions", ()
+        ):
+            return True
+        self.message = "您的角色只能查看，不能修改农户登记信息。"
+        return user.role in REGISTRY_EDITORS
+
+
+class IsAdministrator(BasePermission):
+    message = "仅系统管理员可执行此操作。"
+
+    def has_permission(self, request, view):
+        user = request.user
+        return bool(user and user.is_authenticated and user.role == Role.ADMIN)

@@ -1,0 +1,80 @@
+"""Reading settings from the environment.
+
+Every reader fails loudly (ImproperlyConfigured naming the variable) on a malformed value:
+a typo in a deployment should stop the process at start, not surface as odd behaviour later.
+"""
+
+import os
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return default if value is None else value.strip()
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use 1/0, true/false)")
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from None
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def parse_database_url(url: str) -> dict:
+    """postgres://user:pass@host:port/name?sslmode=require or sqlite:///path/to.db"""
+    parts = urlsplit(url)
+    if parts.scheme in ("sqlite", "sqlite3"):
+        path = unquote(parts.path)
+        if path.startswith("/") and parts.netloc == "":
+            path = path[1:] if path.startswith("//") else path
+        if not path or path == "/":
+            raise ImproperlyConfigured(f"DATABASE_URL {url!r} names no SQLite file")
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path}
+    if parts.scheme in ("postgres", "postgresql", "pgsql"):
+        name = unquote(parts.path.lstrip("/"))
+        if not name:
+            raise ImproperlyConfigured("DATABASE_URL names no database (…/dbname)")
+        try:
+            port = parts.port
+        except ValueError:
+            raise ImproperlyConfigured("DATABASE_URL has a malformed port") from None
+        options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": name,
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "",
+            "PORT": str(port or ""),
+            "OPTIONS": options,
+        }
+    raise ImproperlyConfigured(
+        f"DATABASE_URL scheme {parts.scheme!r} is not supported (use postgres:// or sqlite:///)"
+    )

@@ -1,0 +1,32 @@
+"""API error shape: every error answers with a Chinese `detail`, and field errors keep the
+field names so a client can point at the offending input."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        # A model-level rule that slipped past a serializer is still the caller's bad input.
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        exc = exceptions.ValidationError(detail)
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError) and isinstance(response.data, dict):
+        if "detail" not in response.data:
+            response.data = {
+                "detail": "提交的数据有误，请检查标出的字段。",
+                "errors": response.data,
+            }
+    elif isinstance(exc, exceptions.ValidationError):
+        response.data = {"detail": "提交的数据有误。", "errors": response.data}
+    if response.status_code == status.HTTP_404_NOT_FOUND:
+        response.data = {"detail": "未找到，或不在您的管辖范围内。"}
+    return response
+
+
+def error_response(detail: str, code: int = status.HTTP_400_BAD_REQUEST, **extra) -> Response:
+    return Response({"detail": detail, **extra}, status=code)

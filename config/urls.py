@@ -1,0 +1,39 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from accounts.api.views import MeView
+from accounts.forms import LoginForm
+from households.api import views as household_api
+from households.views import HouseholdListPage, home
+
+router = DefaultRouter()
+router.register("regions", household_api.RegionViewSet, basename="region")
+router.register("households", household_api.HouseholdViewSet, basename="household")
+router.register("members", household_api.MemberViewSet, basename="member")
+router.register("income-records", household_api.IncomeRecordViewSet, basename="income-record")
+router.register("monitoring-lines", household_api.MonitoringLineViewSet, basename="monitoring-line")
+router.register("registry-imports", household_api.RegistryImportViewSet, basename="registry-import")
+
+admin.site.site_header = "防止返贫监测系统管理"
+admin.site.site_title = "防返贫监测"
+
+urlpatterns = [
+    path("", home, name="home"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            authentication_form=LoginForm, redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("households/", HouseholdListPage.as_view(), name="household-list-page"),
+    path("admin/", admin.site.urls),
+    path("api/me/", MeView.as_view(), name="me"),
+    path("api/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+]

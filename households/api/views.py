@@ -1,0 +1,256 @@
+"""Registry API. Views validate input, call one service, serialise the result; every
+queryset starts from `visible_to(request.user)`, so anything outside the region is a 404."""
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from accounts.permissions import IsAdministrator, PeopleDataAccess
+from accounts.scope import region_prefix_of
+from config.exceptions import error_response
+from households import services
+from households.api.serializers import (
+    HouseholdDetailSerializer,
+    HouseholdSerializer,
+    IncomeRecordSerializer,
+    MemberSerializer,
+    MonitoringLineSerializer,
+    RegionSerializer,
+    RegistryImportSerializer,
+    RegistryImportUploadSerializer,
+    RevealRequestSerializer,
+    RevealResponseSerializer,
+)
+from households.filters import HouseholdFilter, IncomeRecordFilter, MemberFilter, RegionFilter
+from households.importing import registry_import
+from households.models import IncomeRecord, MonitoringLine, Region, RegistryImport
+from households.selectors import households_for, members_for
+from households.tabular import TabularError
+
+ERRORS = {
+    400: OpenApiResponse(description="输入有误：detail 为中文说明，errors 按字段列出原因"),
+    403: OpenApiResponse(description="角色无权执行此操作"),
+    404: OpenApiResponse(description="不存在，或不在您的管辖范围内"),
+}
+
+
+@extend_schema_view(
+    list=extend_schema(summary="行政区划列表（本人管辖范围内）"),
+    retrieve=extend_schema(
+        summary="行政区划详情", responses={200: RegionSerializer, 404: ERRORS[404]}
+    ),
+)
+class RegionViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = RegionSerializer
+    permission_classes = [PeopleDataAccess]
+    filterset_class = RegionFilter
+    search_fields = ["name"]
+    ordering_fields = ["code", "name"]
+
+    def get_queryset(self):
+        return Region.objects.visible_to(self.request.user)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="农户列表",
+        responses={200: HouseholdSerializer(many=True), 400: ERRORS[400], 403: ERRORS[403]},
+    ),
+    retrieve=extend_schema(
+        summary="农户详情（含家庭成员，证件号脱敏）",
+        responses={200: HouseholdDetailSerializer, 404: ERRORS[404]},
+    ),
+    create=extend_schema(summary="登记农户", responses={201: HouseholdSerializer, **ERRORS}),
+    partial_update=extend_schema(
+        summary="修改农户登记信息", responses={200: HouseholdSerializer, **ERRORS}
+    ),
+    update=extend_schema(
+        summary="修改农户登记信息（全部字段）", responses={200: HouseholdSerializer, **ERRORS}
+    ),
+)
+class HouseholdViewSet(
+    mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet
+):
+    permission_classes = [PeopleDataAccess]
+    filterset_class = HouseholdFilter
+    ordering_fields = ["number", "updated_at"]
+
+    def get_queryset(self):
+        return households_for(self.request.user).order_by("number")
+
+    def get_serializer_class(self):
+        return HouseholdDetailSerializer if self.action == "retrieve" else HouseholdSerializer
+
+    def get_object(self):
+        obj = super().get_object()
+        if self.action == "retrieve":
+            # Members for the nested list in one query, not one per member.
+            obj = self.get_queryset().prefetch_related("members").get(pk=obj.pk)
+        return obj
+
+    def perform_create(self, serializer):
+        serializer.instance = services.household_create(
+            by=self.request.user, **serializer.validated_data
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.household_update(
+            household=serializer.instance, by=self.request.user, **serializer.validated_data
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="家庭成员列表（证件号、电话脱敏，显示年龄不显示出生日期）"),
+    retrieve=extend_schema(
+        summary="家庭成员详情", responses={200: MemberSerializer, 404: ERRORS[404]}
+    ),
+    create=extend_schema(summary="登记家庭成员", responses={201: MemberSerializer, **ERRORS}),
+    partial_update=extend_schema(
+        summary="修改家庭成员", responses={200: MemberSerializer, **ERRORS}
+    ),
+    update=extend_schema(
+        summary="修改家庭成员（全部字段）", responses={200: MemberSerializer, **ERRORS}
+    ),
+)
+class MemberViewSet(
+    mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet
+):
+    serializer_class = MemberSerializer
+    permission_classes = [PeopleDataAccess]
+    filterset_class = MemberFilter
+    ordering_fields = ["name", "updated_at"]
+    read_only_actions = ("reveal",)
+
+    def get_queryset(self):
+        return members_for(self.request.user).order_by("household_id", "id")
+
+    def perform_create(self, serializer):
+        serializer.instance = services.member_create(
+            by=self.request.user, **serializer.validated_data
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.member_update(
+            member=serializer.instance, by=self.request.user, **serializer.validated_data
+        )
+
+    @extend_schema(
+        summary="查看完整身份证号或电话（须填事由，记入审计日志）",
+        request=RevealRequestSerializer,
+        responses={200: RevealResponseSerializer, **ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def reveal(self, request, pk=None):
+        member = self.get_object()
+        payload = RevealRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            value = services.member_reveal(
+                member=member, by=request.user, request=request, **payload.validated_data
+            )
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from None
+        return Response({"field": payload.validated_data["field"], "value": value})
+
+
+@extend_schema_view(
+    list=extend_schema(summary="收支情况列表"),
+    retrieve=extend_schema(
+        summary="收支情况详情", responses={200: IncomeRecordSerializer, 404: ERRORS[404]}
+    ),
+    create=extend_schema(
+        summary="录入或更新一个统计期的收支（同一截止日期覆盖）",
+        responses={201: IncomeRecordSerializer, **ERRORS},
+    ),
+)
+class IncomeRecordViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = IncomeRecordSerializer
+    permission_classes = [PeopleDataAccess]
+    filterset_class = IncomeRecordFilter
+
+    def get_queryset(self):
+        prefix = region_prefix_of(self.request.user)
+        if prefix is None:
+            return IncomeRecord.objects.none()
+        return IncomeRecord.objects.filter(household__village__code__startswith=prefix)
+
+    def perform_create(self, serializer):
+        serializer.instance = services.income_record_save(
+            by=self.request.user, **serializer.validated_data
+        )
+
+
+@extend_schema_view(list=extend_schema(summary="监测范围（收入参考标准）列表"))
+class MonitoringLineViewSet(viewsets.ModelViewSet):
+    """监测范围 is policy data: every signed-in user reads it, administrators keep it."""
+
+    serializer_class = MonitoringLineSerializer
+    queryset = MonitoringLine.objects.select_related("region")
+    filterset_fields = ["year", "region"]
+
+    def get_permissions(self):
+        if self.request.method in ("GET", "HEAD", "OPTIONS"):
+            return [IsAuthenticated()]
+        return [IsAdministrator()]
+
+
+class RegistryImportViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = RegistryImportSerializer
+    permission_classes = [PeopleDataAccess]
+
+    def get_queryset(self):
+        # An import record carries no people data; each user sees their own uploads.
+        return RegistryImport.objects.filter(imported_by=self.request.user)
+
+    @extend_schema(
+        summary="导入农户或家庭成员登记表（CSV/XLSX）",
+        description="逐行校验：合格的行全部入库，不合格的行在 errors 中给出行号、列名和原因。"
+        "同一文件重复导入只更新、不重复。文件整体无法读取时返回 400；超过大小限制返回 413。",
+        request={"multipart/form-data": RegistryImportUploadSerializer},
+        responses={
+            201: RegistryImportSerializer,
+            400: ERRORS[400],
+            403: ERRORS[403],
+            413: OpenApiResponse(description="文件过大"),
+        },
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        parser_classes=[MultiPartParser, FormParser],
+        url_path="upload",
+    )
+    def upload(self, request):
+        payload = RegistryImportUploadSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        upload = payload.validated_data["file"]
+        limit = settings.REGISTRY_IMPORT_MAX_BYTES
+        if upload.size > limit:
+            return error_response(
+                f"文件超过 {limit // (1024 * 1024)} MB 的上限，请分批导入",
+                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
+        try:
+            record = registry_import(
+                data=upload.read(),
+                filename=upload.name or "upload",
+                by=request.user,
+                scope_prefix=region_prefix_of(request.user),
+                kind=payload.validated_data.get("kind"),
+                max_bytes=limit,
+                request=request,
+            )
+        except TabularError as exc:
+            code = (
+                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+                if exc.code in ("too_large", "zip_bomb", "too_many_rows")
+                else status.HTTP_400_BAD_REQUEST
+            )
+            return error_response(exc.reason, code, errors={"file": [exc.reason]})
+        return Response(RegistryImportSerializer(record).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class HouseholdsConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "households"
+    verbose_name = "农户与行政区划"

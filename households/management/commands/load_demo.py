@@ -1,0 +1,98 @@
+"""Load the demo county: regions, the sample registry, monitoring lines and one user per role.
+
+Safe to run again: regions and the registry are upserted, users are created once. Passwords
+are generated on first load and kept in var/demo-credentials.txt (mode 600) so every later
+run can print them again.
+"""
+
+import secrets
+import string
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts.choices import Role
+from accounts.models import ApiToken, User
+from households.importing import registry_import
+from households.models import MonitoringLine, Region, RegistryImport
+from households.services import regions_load_csv
+
+DEMO_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "demo"
+
+DEMO_USERS = [
+    # username, display name, role, region code, department
+    ("cun_dongguan", "东关村 村干部", Role.VILLAGE_CADRE, "630121100201", ""),
+    ("cun_xiangyang", "向阳村 村干部", Role.VILLAGE_CADRE, "630121101201", ""),
+    ("zhen_qiaotou", "桥头镇 审核人", Role.TOWNSHIP_REVIEWER, "630121100000", ""),
+    ("xian_datong", "大通县 审定人", Role.COUNTY_APPROVER, "630121000000", ""),
+    ("bumen_yibao", "县医保局", Role.DEPARTMENT, "630121000000", "医保局"),
+    ("shenji", "审计管理员", Role.AUDITOR, None, ""),
+    ("admin", "系统管理员", Role.ADMIN, None, ""),
+]
+
+# Illustrative figures only (演示数据): real lines are set by each province's annual notice.
+DEMO_LINES = [("630000000000", 2025, Decimal("7500")), ("630000000000", 2026, Decimal("7800"))]
+
+
+def _password() -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(12))
+
+
+class Command(BaseCommand):
+    help = "加载演示数据：大通县两个镇六个村、300 户样例农户、各角色演示账号（打印密码）。"
+
+    def handle(self, *args, **options):
+        regions = regions_load_csv(text=(DEMO_DIR / "regions.csv").read_text("utf-8"))
+        self.stdout.write(f"行政区划：新增 {regions['created']}，更新 {regions['updated']}")
+        for code, year, amount in DEMO_LINES:
+            MonitoringLine.objects.update_or_create(
+                region_id=code,
+                year=year,
+                defaults={"amount": amount, "source": "演示数据，请按本省当年文件维护"},
+            )
+        for name, kind in (
+            ("registry_households.csv", RegistryImport.Kind.HOUSEHOLDS),
+            ("registry_members.csv", RegistryImport.Kind.MEMBERS),
+        ):
+            record = registry_import(
+                data=(DEMO_DIR / name).read_bytes(), filename=name, scope_prefix=None, kind=kind
+            )
+            self.stdout.write(
+                f"{name}：新增 {record.rows_created}，更新 {record.rows_updated}，"
+                f"未通过 {record.rows_rejected}"
+            )
+        self.stdout.write(self._credentials())
+
+    def _credentials(self) -> str:
+        path = Path(settings.VAR_DIR) / "demo-credentials.txt"
+        missing = [u for u in DEMO_USERS if not User.objects.filter(username=u[0]).exists()]
+        if missing or not path.exists():
+            lines = self._create_users()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(lines, encoding="utf-8")
+            path.chmod(0o600)
+        return path.read_text(encoding="utf-8")
+
+    @transaction.atomic
+    def _create_users(self) -> str:
+        lines = ["", "演示账号（用户名 / 密码 / 角色 / 管辖范围）："]
+        for username, display, role, region_code, department in DEMO_USERS:
+            password = _password()
+            user, _ = User.objects.get_or_create(username=username)
+            user.first_name, user.role, user.department = display, role, department
+            user.region = Region.objects.get(code=region_code) if region_code else None
+            user.is_staff = user.is_superuser = role == Role.ADMIN
+            user.set_password(password)
+            user.save()
+            scope = user.region.name if user.region else "—"
+            lines.append(f"  {username:<14} {password}  {user.get_role_display():<10} {scope}")
+            if role == Role.DEPARTMENT:
+                user.api_tokens.all().delete()
+                _, raw = ApiToken.issue(user=user, name="演示")
+                lines.append(f"  {'':<14} 接口密钥：Token {raw}")
+        lines.append("")
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,129 @@
+"""Protection of personal numbers at rest (等保 level 3: important personal data encrypted).
+
+ID numbers and phone numbers are stored three ways, never in plain text:
+- a ciphertext (AES-256-GCM; the column name is bound in as associated data so a value
+  cannot be moved to another column and still decrypt);
+- a keyed hash (HMAC-SHA256) for exact lookup, de-duplication and set-based matching of
+  department lists — equal numbers give equal hashes, but a dump without the key reveals
+  nothing and cannot be brute-forced from the small ID space;
+- a masked form for lists (630121********0016, 156****4775).
+
+Key rotation: PII_ENCRYPTION_KEYS holds several keys; the first encrypts, any decrypts (each
+token names its key by a 4-byte fingerprint). The HMAC key cannot rotate without rehashing,
+which `manage.py` can do set-wise when needed.
+"""
+
+import base64
+import hashlib
+import hmac
+import logging
+import os
+import re
+from functools import lru_cache
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
+
+from households.idnumber import mask_id_number, mask_phone
+
+_VERSION = b"\x01"
+
+
+class PiiDecryptError(Exception):
+    """A stored ciphertext could not be decrypted (wrong key or tampered data)."""
+
+
+@lru_cache(maxsize=8)
+def _cipher(key: bytes) -> AESGCM:
+    return AESGCM(key)
+
+
+def _fingerprint(key: bytes) -> bytes:
+    return hashlib.sha256(b"pii-key-id:" + key).digest()[:4]
+
+
+def encrypt(value: str, *, field: str) -> str:
+    key = settings.PII_ENCRYPTION_KEYS[0]
+    nonce = os.urandom(12)
+    sealed = _cipher(key).encrypt(nonce, value.encode("utf-8"), field.encode("ascii"))
+    return base64.urlsafe_b64encode(_VERSION + _fingerprint(key) + nonce + sealed).decode("ascii")
+
+
+def decrypt(token: str, *, field: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(token.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        raise PiiDecryptError("not a PII token") from None
+    if raw[:1] != _VERSION or len(raw) < 1 + 4 + 12 + 16:
+        raise PiiDecryptError("unknown PII token version")
+    key_id, nonce, sealed = raw[1:5], raw[5:17], raw[17:]
+    for key in settings.PII_ENCRYPTION_KEYS:
+        if hmac.compare_digest(_fingerprint(key), key_id):
+            try:
+                return _cipher(key).decrypt(nonce, sealed, field.encode("ascii")).decode("utf-8")
+            except InvalidTag:
+                raise PiiDecryptError("PII token failed authentication") from None
+    raise PiiDecryptError("no configured key matches this PII token")
+
+
+def lookup_hash(value: str, *, field: str) -> str:
+    """Hex HMAC of a normalised value; `field` separates the ID and phone hash spaces."""
+    message = field.encode("ascii") + b":" + value.encode("utf-8")
+    return hmac.new(settings.PII_HMAC_KEY, message, hashlib.sha256).hexdigest()
+
+
+def id_number_hash(normalised_id: str) -> str:
+    return lookup_hash(normalised_id, field="id_number")
+
+
+def phone_hash(normalised_phone: str) -> str:
+    return lookup_hash(normalised_phone, field="phone")
+
+
+def protect_id_number(normalised_id: str) -> dict[str, str]:
+    """Column values for a member's ID number."""
+    return {
+        "id_number_encrypted": encrypt(normalised_id, field="id_number"),
+        "id_number_hash": id_number_hash(normalised_id),
+        "id_number_masked": mask_id_number(normalised_id),
+    }
+
+
+def protect_phone(normalised_phone: str) -> dict[str, str]:
+    if not normalised_phone:
+        return {"phone_encrypted": "", "phone_hash": "", "phone_masked": ""}
+    return {
+        "phone_encrypted": encrypt(normalised_phone, field="phone"),
+        "phone_hash": phone_hash(normalised_phone),
+        "phone_masked": mask_phone(normalised_phone),
+    }
+
+
+# 18-digit IDs (last may be X), legacy 15-digit IDs and mainland mobile numbers. Digit runs
+# are matched whole so an amount or a region code is not touched.
+_PII_IN_TEXT = re.compile(r"(?<![0-9])(?:[0-9]{17}[0-9Xx]|[0-9]{15}|1[3-9][0-9]{9})(?![0-9Xx])")
+
+
+def mask_pii_in_text(text: str) -> str:
+    def _mask(match: re.Match) -> str:
+        digits = match.group(0)
+        if len(digits) == 11:
+            return mask_phone(digits)
+        return mask_id_number(digits)
+
+    return _PII_IN_TEXT.sub(_mask, text)
+
+
+class MaskPiiLogFilter(logging.Filter):
+    """Rewrites every log record so no ID or phone number is written in plain text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True
+        masked = mask_pii_in_text(message)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        return True

@@ -1,0 +1,266 @@
+"""Writes to the registry. Views, admin, commands and tasks all come through here."""
+
+import csv
+import io
+import re
+from datetime import date
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+
+from accounts.audit import audit_record
+from accounts.choices import REVEAL_ROLES, AuditAction
+from households import pii
+from households.choices import RegionLevel
+from households.idnumber import IdNumberError, parse_id_number
+from households.models import Household, IncomeRecord, Member, MonitoringLine, Region
+
+_PHONE_SEPARATORS = re.compile(r"[\s\-()（）]")
+_PHONE_DIGITS = re.compile(r"^\+?(86)?([0-9]{7,12})$")
+
+
+def normalise_phone(raw: str) -> str:
+    """Digits only, without +86. Mobile numbers must be 11 digits starting with 1; landlines
+    (with area code) 7-12 digits. Empty stays empty."""
+    text = _PHONE_SEPARATORS.sub("", (raw or "").translate(_FULL_WIDTH_DIGITS))
+    if not text:
+        return ""
+    match = _PHONE_DIGITS.match(text)
+    if not match:
+        raise ValidationError("联系电话只能包含数字，应为11位手机号或带区号的固定电话")
+    digits = match.group(2)
+    if digits.startswith("1") and len(digits) != 11:
+        raise ValidationError(f"手机号应为11位，实为{len(digits)}位")
+    return digits
+
+
+_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９＋－", "0123456789+-")
+
+
+def region_create_or_update(*, code: str, name: str) -> tuple[Region, bool]:
+    code = code.strip()
+    if not re.fullmatch(r"[0-9]{12}", code):
+        raise ValidationError({"code": f"区划代码应为12位数字：{code!r}"})
+    parent_code = Region.parent_code_of(code)
+    parent = None
+    if parent_code is not None:
+        parent = Region.objects.filter(code=parent_code).first()
+        if parent is None:
+            raise ValidationError({"code": f"上级区划 {parent_code} 不存在，请先导入上级区划"})
+    region, created = Region.objects.update_or_create(
+        code=code,
+        defaults={"name": name.strip(), "level": Region.level_of_code(code), "parent": parent},
+    )
+    return region, created
+
+
+def regions_load_csv(*, text: str) -> dict:
+    """Load 区划代码,名称 rows. Rows are taken parents first (sorted by level) so a file in any
+    order loads; a bad row is reported and skipped."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    rows = []
+    for number, row in enumerate(reader, start=2):
+        code = (row.get("区划代码") or row.get("code") or "").strip()
+        name = (row.get("名称") or row.get("name") or "").strip()
+        rows.append((number, code, name))
+    rows.sort(
+        key=lambda r: (
+            Region.level_of_code(r[1]) if r[1].isdigit() and len(r[1]) == 12 else 9,
+            r[1],
+        )
+    )
+    created = updated = 0
+    errors = []
+    for number, code, name in rows:
+        if not name:
+            errors.append({"row": number, "reason": "名称为空"})
+            continue
+        try:
+            with transaction.atomic():
+                _, was_created = region_create_or_update(code=code, name=name)
+        except ValidationError as exc:
+            errors.append({"row": number, "reason": "；".join(exc.messages)})
+            continue
+        created += was_created
+        updated += not was_created
+    return {"created": created, "updated": updated, "errors": errors}
+
+
+def member_prepare(
+    member: Member,
+    *,
+    id_number: str | None = None,
+    phone: str | None = None,
+    today: date | None = None,
+) -> None:
+    """Fill a member's protected columns from plain input; raises ValidationError by field."""
+    if id_number is not None:
+        try:
+            parsed = parse_id_number(id_number, today=today)
+        except IdNumberError as exc:
+            raise ValidationError({"id_number": exc.reason}) from None
+        for column, value in pii.protect_id_number(parsed.value).items():
+            setattr(member, column, value)
+        member.birth_date, member.sex = parsed.birth_date, parsed.sex
+    if phone is not None:
+        try:
+            normalised = normalise_phone(phone)
+        except ValidationError as exc:
+            raise ValidationError({"phone": exc.messages}) from None
+        for column, value in pii.protect_phone(normalised).items():
+            setattr(member, column, value)
+
+
+def _check_unique_id(member: Member) -> None:
+    clash = Member.objects.filter(id_number_hash=member.id_number_hash)
+    if member.pk:
+        clash = clash.exclude(pk=member.pk)
+    if clash.exists():
+        raise ValidationError({"id_number": "该身份证号已登记为其他农户的成员，一人只能登记在一户"})
+
+
+@transaction.atomic
+def member_create(
+    *, household: Household, id_number: str, phone: str = "", by=None, **fields
+) -> Member:
+    member = Member(household=household, **fields)
+    member_prepare(member, id_number=id_number, phone=phone)
+    _check_unique_id(member)
+    member.full_clean(exclude=["id_number_encrypted", "id_number_hash"])
+    member.save()
+    audit_record(actor=by, action=AuditAction.CREATE, obj=member)
+    return member
+
+
+@transaction.atomic
+def member_update(
+    *, member: Member, by=None, id_number: str | None = None, phone: str | None = None, **fields
+) -> Member:
+    for name, value in fields.items():
+        setattr(member, name, value)
+    member_prepare(member, id_number=id_number, phone=phone)
+    if id_number is not None:
+        _check_unique_id(member)
+    member.full_clean(exclude=["id_number_encrypted", "id_number_hash"])
+    member.save()
+    audit_record(
+        actor=by,
+        action=AuditAction.UPDATE,
+        obj=member,
+        detail={
+            "fields": sorted(
+                [
+                    *fields,
+                    *(["id_number"] if id_number else []),
+                    *(["phone"] if phone is not None else []),
+                ]
+            )
+        },
+    )
+    return member
+
+
+REVEALABLE_FIELDS = {"id_number": "身份证号", "phone": "联系电话"}
+
+
+def member_reveal(*, member: Member, field: str, by, reason: str, request=None) -> str:
+    """Full ID or phone number on explicit request; always writes an audit row first."""
+    if field not in REVEALABLE_FIELDS:
+        raise ValidationError({"field": "只能查看身份证号或联系电话"})
+    if by.role not in REVEAL_ROLES:
+        raise PermissionDenied("您的角色无权查看完整个人信息")
+    reason = (reason or "").strip()
+    if len(reason) < 2:
+        raise ValidationError({"reason": "请填写查看事由（如：入户核实需核对证件）"})
+    audit_record(
+        actor=by, action=AuditAction.REVEAL_PII, obj=member, reason=reason, detail={"field": field}
+    )
+    column = member.id_number_encrypted if field == "id_number" else member.phone_encrypted
+    return pii.decrypt(column, field=field) if column else ""
+
+
+def household_create(*, by=None, **fields) -> Household:
+    household = Household(**fields)
+    household.full_clean()
+    _check_village(household)
+    household.save()
+    audit_record(actor=by, action=AuditAction.CREATE, obj=household)
+    return household
+
+
+def household_update(*, household: Household, by=None, **fields) -> Household:
+    for name, value in fields.items():
+        setattr(household, name, value)
+    household.full_clean()
+    _check_village(household)
+    household.save()
+    audit_record(
+        actor=by, action=AuditAction.UPDATE, obj=household, detail={"fields": sorted(fields)}
+    )
+    return household
+
+
+def _check_village(household: Household) -> None:
+    if household.village.level != RegionLevel.VILLAGE:
+        raise ValidationError({"village": "农户所在区划必须是村级"})
+    if not household.number.startswith(household.village_id):
+        raise ValidationError({"number": "户编号应以所在村的12位区划代码开头"})
+
+
+INCOME_AMOUNT_FIELDS = (
+    "wage_income",
+    "operating_income",
+    "property_income",
+    "transfer_income",
+    "production_cost",
+    "medical_expense",
+    "education_expense",
+)
+
+
+def income_record_save(
+    *,
+    household: Household,
+    year: int,
+    by=None,
+    period_end: date | None = None,
+    household_size: int | None = None,
+    note: str = "",
+    **amounts: Decimal,
+) -> IncomeRecord:
+    """Create or replace the record for one 12-month period. Household size defaults to the
+    number of registered members."""
+    period_end = period_end or date(year, 12, 31)
+    if household_size is None:
+        household_size = household.members.count()
+    if household_size < 1:
+        raise ValidationError({"household_size": "家庭人口至少为1人（请先登记家庭成员）"})
+    record = IncomeRecord.objects.filter(household=household, period_end=period_end).first()
+    record = record or IncomeRecord(household=household, period_end=period_end)
+    record.year, record.household_size = year, household_size
+    unknown = set(amounts) - set(INCOME_AMOUNT_FIELDS)
+    if unknown:
+        raise ValidationError({name: "未知的收支项目" for name in unknown})
+    # A record is replaced whole: an amount left out of the new figures is zero, not stale.
+    for name in INCOME_AMOUNT_FIELDS:
+        setattr(record, name, amounts.get(name, Decimal(0)))
+    record.note = note
+    record.compute()
+    record.full_clean()
+    record.save()
+    audit_record(actor=by, action=AuditAction.UPDATE, obj=record)
+    return record
+
+
+def monitoring_line_for(*, village_code: str, year: int) -> MonitoringLine | None:
+    """The line of the most specific region (longest prefix) that covers the village."""
+    candidates = [(village_code[:length].ljust(12, "0")) for length in (12, 9, 6, 4, 2)]
+    lines = {
+        line.region_id: line
+        for line in MonitoringLine.objects.filter(year=year, region_id__in=candidates)
+    }
+    for code in candidates:
+        if code in lines:
+            return lines[code]
+    return None
