@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from accounts.choices import Role
 from accounts.models import ApiToken, AuditEvent, User
 
 
@@ -43,7 +44,13 @@ class AuditEventAdmin(admin.ModelAdmin):
     search_fields = ["actor_name", "object_id", "reason"]
     date_hierarchy = "at"
 
-    # The audit trail is append-only, even for administrators.
+    # 三权分立: only the auditor reads the trail, and it is append-only for everyone.
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.role == Role.AUDITOR
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
     def has_add_permission(self, request):
         return False
 

@@ -1,10 +1,15 @@
+from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
+
+from accounts import lockout
 
 
 class LoginForm(AuthenticationForm):
     error_messages = {
         "invalid_login": "用户名或密码错误。",
         "inactive": "该账号已停用，请联系系统管理员。",
+        "locked": "登录失败次数过多，账号已临时锁定，请 %(minutes)s 分钟后再试或联系管理员。",
     }
 
     def __init__(self, *args, **kwargs):
@@ -13,3 +18,20 @@ class LoginForm(AuthenticationForm):
         self.fields["password"].label = "密码"
         for field in self.fields.values():
             field.widget.attrs["class"] = "input"
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        if username and lockout.is_locked(username):
+            raise forms.ValidationError(
+                self.error_messages["locked"],
+                code="locked",
+                params={"minutes": settings.LOGIN_LOCKOUT_SECONDS // 60},
+            )
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            if username:
+                lockout.record_failure(username)
+            raise
+        lockout.clear(username)
+        return cleaned

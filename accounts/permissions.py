@@ -32,3 +32,13 @@ class IsAdministrator(BasePermission):
     def has_permission(self, request, view):
         user = request.user
         return bool(user and user.is_authenticated and user.role == Role.ADMIN)
+
+
+class IsAuditor(BasePermission):
+    """三权分立: the audit trail is read by the auditor, not by the administrator."""
+
+    message = "仅审计管理员可查看审计日志。"
+
+    def has_permission(self, request, view):
+        user = request.user
+        return bool(user and user.is_authenticated and user.role == Role.AUDITOR)

@@ -4,12 +4,13 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from accounts.api.views import MeView
+from accounts.api.views import AuditEventViewSet, MeView
 from accounts.forms import LoginForm
 from households.api import views as household_api
 from households.views import HouseholdListPage, home
 
 router = DefaultRouter()
+router.register("audit-events", AuditEventViewSet, basename="audit-event")
 router.register("regions", household_api.RegionViewSet, basename="region")
 router.register("households", household_api.HouseholdViewSet, basename="household")
 router.register("members", household_api.MemberViewSet, basename="member")

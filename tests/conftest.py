@@ -105,3 +105,12 @@ def api(users):
         return client
 
     return client_for
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Login failure counts live in the cache (Redis under CI, db 15): start each test clean."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

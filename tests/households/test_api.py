@@ -58,7 +58,7 @@ def test_roles_without_people_duties_are_refused(api, homes, user):
 
 
 def test_anonymous_requests_are_refused(client, homes):
-    assert client.get("/api/households/").status_code == 403
+    assert client.get("/api/households/").status_code == 401
 
 
 @pytest.mark.parametrize(

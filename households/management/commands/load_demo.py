@@ -85,7 +85,10 @@ class Command(BaseCommand):
             user, _ = User.objects.get_or_create(username=username)
             user.first_name, user.role, user.department = display, role, department
             user.region = Region.objects.get(code=region_code) if region_code else None
-            user.is_staff = user.is_superuser = role == Role.ADMIN
+            # The auditor reads the audit log in the admin site; the administrator manages
+            # users there. Neither sees households (no region scope).
+            user.is_staff = role in (Role.ADMIN, Role.AUDITOR)
+            user.is_superuser = role == Role.ADMIN
             user.set_password(password)
             user.save()
             scope = user.region.name if user.region else "—"
