@@ -5,6 +5,7 @@ a typo in a deployment should stop the process at start, not surface as odd beha
 """
 
 import os
+from datetime import date
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -45,6 +46,13 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_dates(name: str) -> frozenset[date]:
+    try:
+        return frozenset(date.fromisoformat(item) for item in env_list(name, []))
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be YYYY-MM-DD dates, comma-separated") from None
 
 
 def parse_database_url(url: str) -> dict:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str, parse_database_url
+from config.env import env_bool, env_dates, env_int, env_list, env_str, parse_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("DJANGO_VAR_DIR", str(BASE_DIR / "var")))
@@ -218,6 +218,15 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+CELERY_BEAT_SCHEDULE = {
+    "sweep-deadlines": {"task": "monitor.sweep_deadlines", "schedule": 3600.0},
+    "monthly-visits": {
+        "task": "monitor.flag_missing_monthly_visits",
+        # Daily: the job looks at the previous month and raises each flag once.
+        "schedule": 24 * 3600.0,
+    },
+}
+
 if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
@@ -244,3 +253,18 @@ LOGGING = {
 
 # --- Domain settings (local practice, not national rule: kept configurable) -----------------
 # The monitoring line itself is data (households.MonitoringLine), keyed by region and year.
+MONITOR = {
+    # From finding a risk to the county's decision, the public notice included (national rule).
+    "IDENTIFICATION_DAYS": env_int("MONITOR_IDENTIFICATION_DAYS", 15),
+    # Provincial platforms give the village this many working days for the home check.
+    "VILLAGE_VERIFICATION_WORKDAYS": env_int("MONITOR_VILLAGE_VERIFICATION_WORKDAYS", 5),
+    # A farmer's own application must be accepted by the township within this many days.
+    "SELF_APPLICATION_ACCEPT_DAYS": env_int("MONITOR_SELF_APPLICATION_ACCEPT_DAYS", 2),
+    "NOTICE_MIN_DAYS": env_int("MONITOR_NOTICE_MIN_DAYS", 5),
+    "CLEARANCE_MIN_MONTHS": env_int("MONITOR_CLEARANCE_MIN_MONTHS", 6),
+    "CLEARANCE_MIN_MEASURES": env_int("MONITOR_CLEARANCE_MIN_MEASURES", 1),
+    # A case this long in monitoring without any measure is flagged.
+    "NO_MEASURE_FLAG_DAYS": env_int("MONITOR_NO_MEASURE_FLAG_DAYS", 30),
+    # Public holidays (YYYY-MM-DD, comma-separated) on top of weekends, for working-day clocks.
+    "HOLIDAYS": env_dates("MONITOR_HOLIDAYS"),
+}

@@ -1,0 +1,103 @@
+"""Writes to aid plans and measure records."""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+
+from accounts.choices import Role
+from interventions.models import AidPlan, MeasureCategory, MeasureRecord, PlannedMeasure
+from monitor.choices import IDENTIFYING_STATUSES, MONITORED_STATUSES
+from monitor.models import Case
+
+EDITORS = (Role.VILLAGE_CADRE, Role.TOWNSHIP_REVIEWER)
+
+
+def _require_editor(user) -> None:
+    if user.role not in EDITORS:
+        raise PermissionDenied("帮扶措施由村干部或乡镇登记")
+
+
+def measures_allowed(case: Case) -> bool:
+    """Aid is recorded once a case is in monitoring; on the green channel (绿色通道) from the
+    day it is filed, while the procedure still runs."""
+    if case.status in MONITORED_STATUSES:
+        return True
+    return case.green_channel and case.status in IDENTIFYING_STATUSES
+
+
+def _check_case(case: Case) -> None:
+    if not measures_allowed(case):
+        raise ValidationError(
+            {
+                "case": f"「{case.get_status_display()}」状态的案例不能登记帮扶措施"
+                "（纳入监测后登记；绿色通道案例可先行帮扶）"
+            }
+        )
+
+
+def _check_beneficiaries(case: Case, beneficiaries) -> None:
+    stray = [m for m in beneficiaries if m.household_id != case.household_id]
+    if stray:
+        raise ValidationError({"beneficiaries": "受益成员须是本户家庭成员"})
+
+
+@transaction.atomic
+def measure_record_create(*, case: Case, by, beneficiaries=(), **fields) -> MeasureRecord:
+    _require_editor(by)
+    _check_case(case)
+    _check_beneficiaries(case, beneficiaries)
+    category = fields.get("category")
+    if isinstance(category, MeasureCategory) and not category.active:
+        raise ValidationError({"category": "该措施类别已停用"})
+    record = MeasureRecord(case=case, recorded_by=by, **fields)
+    if record.end_on and record.end_on < record.start_on:
+        raise ValidationError({"end_on": "结束日期不能早于开始日期"})
+    record.full_clean(exclude=["recorded_by"])
+    record.save()
+    record.beneficiaries.set(beneficiaries)
+    return record
+
+
+@transaction.atomic
+def measure_record_update(
+    *, record: MeasureRecord, by, beneficiaries=None, **fields
+) -> MeasureRecord:
+    _require_editor(by)
+    for name, value in fields.items():
+        setattr(record, name, value)
+    if record.end_on and record.end_on < record.start_on:
+        raise ValidationError({"end_on": "结束日期不能早于开始日期"})
+    record.full_clean(exclude=["recorded_by"])
+    record.save()
+    if beneficiaries is not None:
+        _check_beneficiaries(record.case, beneficiaries)
+        record.beneficiaries.set(beneficiaries)
+    return record
+
+
+@transaction.atomic
+def aid_plan_save(
+    *,
+    case: Case,
+    by,
+    summary: str = "",
+    responsible_person: str = "",
+    items: list[dict] | None = None,
+) -> AidPlan:
+    """一户一策: create or replace the plan of a case (items replaced as a whole)."""
+    _require_editor(by)
+    if case.status not in MONITORED_STATUSES and case.status not in IDENTIFYING_STATUSES:
+        raise ValidationError({"case": "已办结的案例不能修改帮扶计划"})
+    plan, _ = AidPlan.objects.get_or_create(case=case, defaults={"created_by": by})
+    plan.summary, plan.responsible_person = summary, responsible_person
+    plan.save()
+    if items is not None:
+        plan.items.all().delete()
+        PlannedMeasure.objects.bulk_create(
+            [
+                PlannedMeasure(
+                    plan=plan, category=item["category"], description=item["description"]
+                )
+                for item in items
+            ]
+        )
+    return plan

@@ -1,0 +1,95 @@
+"""Coded values of monitoring cases (DOMAIN.md sections 4-6 and 9)."""
+
+from django.db import models
+
+
+class Category(models.TextChoices):
+    """三类监测对象."""
+
+    UNSTABLE = "unstable", "脱贫不稳定户"
+    MARGINAL = "marginal", "边缘易致贫户"
+    SUDDEN = "sudden", "突发严重困难户"
+
+
+class Channel(models.TextChoices):
+    SELF_APPLICATION = "self_application", "农户自主申报"
+    CADRE_SCREENING = "cadre_screening", "干部走访排查"
+    DEPARTMENT_WARNING = "department_warning", "部门筛查预警"
+
+
+class ClearanceKind(models.TextChoices):
+    ASSISTED = "assisted", "帮扶消除"
+    NATURAL = "natural", "自然消除"
+
+
+# 风险类型: the national code list; the two-digit parent of a disaster sub-type is 02.
+RISK_TYPES: list[tuple[str, str]] = [
+    ("01", "因病"),
+    ("02", "因自然灾害"),
+    ("0201", "洪涝灾害"),
+    ("0202", "地质灾害"),
+    ("0203", "旱灾"),
+    ("0204", "生物灾害"),
+    ("0205", "气象灾害"),
+    ("0206", "地震灾害"),
+    ("0299", "其他自然灾害"),
+    ("03", "因残"),
+    ("04", "缺劳动力"),
+    ("05", "因意外事故"),
+    ("06", "因产业项目失败"),
+    ("07", "因务工就业不稳"),
+    ("09", "因学"),
+    ("99", "其他"),
+]
+RISK_TYPE_LABELS = dict(RISK_TYPES)
+RISK_ILLNESS = "01"
+RISK_UNSTABLE_EMPLOYMENT = "07"
+MAX_RISK_TYPES = 5
+
+
+class Status(models.TextChoices):
+    APPLIED = "applied", "待乡镇受理"
+    DRAFT = "draft", "村级核实中"
+    REPORTED = "reported", "村级已上报"
+    TOWNSHIP_APPROVED = "township_approved", "乡镇已审核"
+    MONITORING = "monitoring", "监测帮扶中"
+    CLEARANCE_PROPOSED = "clearance_proposed", "风险消除待审核"
+    CLEARANCE_TOWNSHIP_APPROVED = "clearance_township_approved", "风险消除乡镇已审核"
+    CLEARED = "cleared", "风险已消除"
+    REJECTED = "rejected", "不予纳入"
+    CANCELLED = "cancelled", "已撤销"
+
+
+# A household has at most one case that is not in one of these.
+CLOSED_STATUSES = frozenset({Status.CLEARED, Status.REJECTED, Status.CANCELLED})
+# Identification not yet decided: the 15-day clock runs.
+IDENTIFYING_STATUSES = frozenset(
+    {Status.APPLIED, Status.DRAFT, Status.REPORTED, Status.TOWNSHIP_APPROVED}
+)
+# In monitoring, counted as 监测对象 (the clearance steps keep the household monitored).
+MONITORED_STATUSES = frozenset(
+    {Status.MONITORING, Status.CLEARANCE_PROPOSED, Status.CLEARANCE_TOWNSHIP_APPROVED}
+)
+
+
+class Stage(models.TextChoices):
+    IDENTIFICATION = "identification", "识别认定"
+    CLEARANCE = "clearance", "风险消除"
+
+
+class AppraisalResult(models.TextChoices):
+    PASSED = "passed", "评议通过"
+    FAILED = "failed", "评议未通过"
+
+
+class DeadlineStep(models.TextChoices):
+    TOWNSHIP_ACCEPTANCE = "township_acceptance", "乡镇受理农户申报"
+    VILLAGE_VERIFICATION = "village_verification", "村级入户核实"
+    IDENTIFICATION = "identification", "识别认定办结"
+
+
+class NotificationKind(models.TextChoices):
+    OVERDUE = "overdue", "办理超期"
+    OVERDUE_ESCALATED = "overdue_escalated", "下级办理超期"
+    MISSING_MONTHLY_VISIT = "missing_monthly_visit", "未按月走访"
+    NO_MEASURE = "no_measure", "未落实帮扶措施"

@@ -1,0 +1,191 @@
+"""Deadlines of the identification procedure and the daily sweep that flags overdue steps.
+
+Clocks (settings.MONITOR): the township accepts a self-application within 2 days; the
+village verifies at home within 5 working days of the finding; the county decides within 15
+days of the finding, the notice included. Working days skip weekends and configured holidays
+(adjusted working weekends, 调休, are not modelled).
+"""
+
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.db import transaction
+
+from accounts.choices import Role
+from households.choices import PREFIX_LENGTH, RegionLevel
+from monitor.choices import (
+    IDENTIFYING_STATUSES,
+    MONITORED_STATUSES,
+    Channel,
+    DeadlineStep,
+    NotificationKind,
+    Status,
+)
+from monitor.models import Case, Deadline, MonthlyVisit, Notification
+
+ROLE_OF_LEVEL = {
+    RegionLevel.VILLAGE: Role.VILLAGE_CADRE,
+    RegionLevel.TOWNSHIP: Role.TOWNSHIP_REVIEWER,
+    RegionLevel.COUNTY: Role.COUNTY_APPROVER,
+}
+
+
+def add_workdays(start: date, days: int) -> date:
+    holidays = settings.MONITOR["HOLIDAYS"]
+    day = start
+    while days > 0:
+        day += timedelta(days=1)
+        if day.weekday() < 5 and day not in holidays:
+            days -= 1
+    return day
+
+
+def deadlines_open(case: Case) -> None:
+    """Create the clocks of a newly filed case."""
+    rules = settings.MONITOR
+    found = case.found_on
+    rows = [
+        Deadline(
+            case=case,
+            step=DeadlineStep.VILLAGE_VERIFICATION,
+            responsible_level=RegionLevel.VILLAGE,
+            due_on=add_workdays(found, rules["VILLAGE_VERIFICATION_WORKDAYS"]),
+        ),
+        Deadline(
+            case=case,
+            step=DeadlineStep.IDENTIFICATION,
+            responsible_level=RegionLevel.COUNTY,
+            due_on=found + timedelta(days=rules["IDENTIFICATION_DAYS"]),
+        ),
+    ]
+    if case.channel == Channel.SELF_APPLICATION and case.status == Status.APPLIED:
+        rows.append(
+            Deadline(
+                case=case,
+                step=DeadlineStep.TOWNSHIP_ACCEPTANCE,
+                responsible_level=RegionLevel.TOWNSHIP,
+                due_on=found + timedelta(days=rules["SELF_APPLICATION_ACCEPT_DAYS"]),
+            )
+        )
+    Deadline.objects.bulk_create(rows)
+
+
+def region_code_at(village_code: str, level: int) -> str:
+    return village_code[: PREFIX_LENGTH[RegionLevel(level)]].ljust(12, "0")
+
+
+def _notify(rows: list[Notification]) -> int:
+    """Insert notifications; the unique `key` makes a second sweep a no-op."""
+    before = Notification.objects.filter(key__in=[row.key for row in rows]).count()
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows) - before
+
+
+def mark_overdue(today: date) -> dict:
+    """Flag deadlines past due, and tell the responsible level and the level above."""
+    with transaction.atomic():
+        overdue = list(
+            Deadline.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(
+                met_on__isnull=True,
+                overdue_since__isnull=True,
+                due_on__lt=today,
+                case__status__in=IDENTIFYING_STATUSES,
+            )
+            .select_related("case__household")
+        )
+        notes = []
+        for deadline in overdue:
+            village = deadline.case.household.village_id
+            number = deadline.case.household.number
+            label = deadline.get_step_display()
+            level = RegionLevel(deadline.responsible_level)
+            text = f"{number}「{label}」已超期（应于 {deadline.due_on:%Y-%m-%d} 前办结）"
+            notes.append(
+                Notification(
+                    region_id=region_code_at(village, level),
+                    role=ROLE_OF_LEVEL[level],
+                    case=deadline.case,
+                    kind=NotificationKind.OVERDUE,
+                    message=text,
+                    key=f"overdue:{deadline.pk}",
+                )
+            )
+            if level > RegionLevel.COUNTY:  # escalate to the level above
+                upper = RegionLevel(level - 1)
+                notes.append(
+                    Notification(
+                        region_id=region_code_at(village, upper),
+                        role=ROLE_OF_LEVEL[upper],
+                        case=deadline.case,
+                        kind=NotificationKind.OVERDUE_ESCALATED,
+                        message="下级" + text,
+                        key=f"overdue-up:{deadline.pk}",
+                    )
+                )
+        Deadline.objects.filter(pk__in=[d.pk for d in overdue]).update(overdue_since=today)
+        raised = _notify(notes)
+    return {"overdue": len(overdue), "notifications": raised}
+
+
+def month_bounds(day: date) -> tuple[date, date]:
+    first = day.replace(day=1)
+    next_first = (first + timedelta(days=32)).replace(day=1)
+    return first, next_first - timedelta(days=1)
+
+
+def flag_missing_monthly_visits(month: date) -> dict:
+    """月排查: every case in monitoring for the whole of `month` needs a visit in it."""
+    first, last = month_bounds(month)
+    visited = MonthlyVisit.objects.filter(visited_on__range=(first, last)).values("case_id")
+    missing = (
+        Case.objects.filter(status__in=MONITORED_STATUSES, identified_on__lt=first)
+        .exclude(pk__in=visited)
+        .select_related("household")
+    )
+    notes = [
+        Notification(
+            region_id=case.household.village_id,
+            role=Role.VILLAGE_CADRE,
+            case=case,
+            kind=NotificationKind.MISSING_MONTHLY_VISIT,
+            message=f"{case.household.number} {first:%Y年%m月}未登记月排查走访",
+            key=f"visit:{case.pk}:{first:%Y%m}",
+        )
+        for case in missing.iterator(chunk_size=2000)
+    ]
+    return {"missing": len(notes), "notifications": _notify(notes)}
+
+
+def flag_cases_without_measures(today: date) -> dict:
+    """A case over the configured days in monitoring with no measure recorded is flagged to
+    the village and the township."""
+    limit = today - timedelta(days=settings.MONITOR["NO_MEASURE_FLAG_DAYS"])
+    cases = Case.objects.filter(
+        status=Status.MONITORING, identified_on__lt=limit, measures__isnull=True
+    ).select_related("household")
+    notes = []
+    for case in cases.iterator(chunk_size=2000):
+        village = case.household.village_id
+        text = f"{case.household.number} 纳入监测已超过一个月，尚未落实帮扶措施"
+        notes.append(
+            Notification(
+                region_id=village,
+                role=Role.VILLAGE_CADRE,
+                case=case,
+                kind=NotificationKind.NO_MEASURE,
+                message=text,
+                key=f"no-measure:{case.pk}",
+            )
+        )
+        notes.append(
+            Notification(
+                region_id=region_code_at(village, RegionLevel.TOWNSHIP),
+                role=Role.TOWNSHIP_REVIEWER,
+                case=case,
+                kind=NotificationKind.NO_MEASURE,
+                message=text,
+                key=f"no-measure-up:{case.pk}",
+            )
+        )
+    return {"flagged": len(notes) // 2, "notifications": _notify(notes)}

@@ -1,0 +1,294 @@
+"""Monitoring cases (监测对象) and the records of their identification and clearance."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from monitor.choices import (
+    CLOSED_STATUSES,
+    RISK_TYPES,
+    AppraisalResult,
+    Category,
+    Channel,
+    ClearanceKind,
+    DeadlineStep,
+    NotificationKind,
+    Stage,
+    Status,
+)
+
+
+class CaseQuerySet(models.QuerySet):
+    def inside(self, prefix: str):
+        return self.filter(household__village__code__startswith=prefix)
+
+    def visible_to(self, user):
+        """Region scope, the same rule as households: deny by default."""
+        from accounts.scope import region_prefix_of
+
+        prefix = region_prefix_of(user)
+        return self.none() if prefix is None else self.inside(prefix)
+
+    def open(self):
+        return self.exclude(status__in=CLOSED_STATUSES)
+
+
+class Case(models.Model):
+    """监测对象（防止返贫致贫对象）: one household's monitoring case, from the finding of a
+    risk through identification (识别认定) and aid to risk clearance (风险消除)."""
+
+    household = models.ForeignKey(
+        "households.Household",
+        verbose_name="农户",
+        on_delete=models.PROTECT,
+        related_name="cases",
+    )
+    category = models.CharField("监测对象类别", max_length=16, choices=Category.choices)
+    channel = models.CharField("发现渠道", max_length=24, choices=Channel.choices)
+    status = models.CharField(
+        "状态", max_length=32, choices=Status.choices, default=Status.DRAFT, editable=False
+    )
+    found_on = models.DateField("发现风险日期")
+    description = models.TextField("困难情况", blank=True)
+    green_channel = models.BooleanField(
+        "绿色通道", default=False, help_text="灾害、意外等明显情形，可先行帮扶、后履行程序"
+    )
+    identified_on = models.DateField("纳入监测日期", null=True, blank=True, editable=False)
+    clearance_kind = models.CharField(
+        "风险消除方式", max_length=16, choices=ClearanceKind.choices, blank=True, editable=False
+    )
+    cleared_on = models.DateField("风险消除日期", null=True, blank=True, editable=False)
+    closed_reason = models.CharField(
+        "不予纳入或撤销理由", max_length=300, blank=True, editable=False
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="登记人",
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+    )
+    created_at = models.DateTimeField("登记时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    objects = CaseQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "监测对象"
+        ordering = ["-found_on", "-id"]
+        constraints = [
+            # 一户一案: at most one case per household that is not closed.
+            models.UniqueConstraint(
+                fields=["household"],
+                condition=~Q(status__in=[s.value for s in CLOSED_STATUSES]),
+                name="one_open_case_per_household",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "category"], name="case_status_category")]
+
+    def __str__(self):
+        return f"{self.household.number} {self.get_category_display()}"
+
+
+class CaseRisk(models.Model):
+    """风险类型: one of a case's one to five coded risks."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="risks")
+    code = models.CharField("风险类型", max_length=4, choices=RISK_TYPES)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "风险类型"
+        ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "code"], name="one_risk_code_per_case")
+        ]
+
+    def __str__(self):
+        return self.get_code_display()
+
+
+class CaseTransition(models.Model):
+    """流程留痕: one step of a case's workflow — from, to, who, when, why. Append-only."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="transitions")
+    action = models.CharField("操作", max_length=40)
+    from_status = models.CharField("原状态", max_length=32, choices=Status.choices)
+    to_status = models.CharField("新状态", max_length=32, choices=Status.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="操作人",
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    actor_role = models.CharField("操作人角色", max_length=24)
+    actor_region = models.CharField("操作人所属区划", max_length=12)
+    at = models.DateTimeField("时间", auto_now_add=True)
+    comment = models.CharField("意见或理由", max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "流程记录"
+        ordering = ["case_id", "at", "id"]
+
+    def __str__(self):
+        return f"{self.case_id} {self.from_status}→{self.to_status}"
+
+
+class _Evidence(models.Model):
+    """A record the village keeps for a step of identification or clearance."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="%(class)ss")
+    stage = models.CharField(
+        "阶段", max_length=16, choices=Stage.choices, default=Stage.IDENTIFICATION
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="记录人",
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+    )
+    recorded_at = models.DateTimeField("记录时间", auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["case_id", "id"]
+
+    def __str__(self):
+        return f"{self._meta.verbose_name} {self.case_id} {self.get_stage_display()}"
+
+
+class HomeVisit(_Evidence):
+    """入户核实: the home visit that verifies the risk (or, at clearance, that it is gone)."""
+
+    visited_on = models.DateField("核实日期")
+    visitors = models.CharField("核实人员", max_length=200)
+    findings = models.TextField("核实情况")
+
+    class Meta(_Evidence.Meta):
+        verbose_name = verbose_name_plural = "入户核实"
+
+
+def consent_upload_path(instance, filename):
+    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"consents/{instance.case_id}/{instance.signed_on:%Y%m%d}.{suffix}"
+
+
+class Consent(_Evidence):
+    """承诺授权: the household's signed consent to checks of its data, with the scan."""
+
+    signed_on = models.DateField("签署日期")
+    scan = models.FileField("签字扫描件", upload_to=consent_upload_path)
+
+    class Meta(_Evidence.Meta):
+        verbose_name = verbose_name_plural = "承诺授权"
+
+
+class Appraisal(_Evidence):
+    """民主评议: the village's democratic appraisal of the case."""
+
+    held_on = models.DateField("评议日期")
+    result = models.CharField("评议结果", max_length=16, choices=AppraisalResult.choices)
+    participants = models.PositiveSmallIntegerField("参会人数", null=True, blank=True)
+    notes = models.TextField("评议情况", blank=True)
+
+    class Meta(_Evidence.Meta):
+        verbose_name = verbose_name_plural = "民主评议"
+
+
+class PublicNotice(_Evidence):
+    """公示: the notice posted in the village (at least 5 days). Never shows ID, phone, bank
+    account or health status."""
+
+    start_on = models.DateField("公示开始日期")
+    end_on = models.DateField("公示结束日期")
+    objections = models.TextField("异议情况", blank=True)
+    objections_resolved = models.BooleanField("异议已处理", default=True)
+
+    class Meta(_Evidence.Meta):
+        verbose_name = verbose_name_plural = "公示"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_on__gte=models.F("start_on")), name="notice_ends_after_start"
+            ),
+        ]
+
+    @property
+    def days(self) -> int:
+        return (self.end_on - self.start_on).days + 1
+
+
+class MonthlyVisit(models.Model):
+    """月排查走访: the monthly visit to a monitored household."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="monthly_visits")
+    visited_on = models.DateField("走访日期")
+    visitors = models.CharField("走访人员", max_length=200)
+    findings = models.TextField("走访情况")
+    risk_changed = models.BooleanField("风险有变化", default=False)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="记录人",
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+    )
+    recorded_at = models.DateTimeField("记录时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "月排查走访"
+        ordering = ["case_id", "-visited_on"]
+        indexes = [models.Index(fields=["case", "visited_on"], name="monthly_visit_case_day")]
+
+    def __str__(self):
+        return f"{self.case_id} {self.visited_on}"
+
+
+class Deadline(models.Model):
+    """办理时限: a step that must be done by a day, by the level responsible for it."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="deadlines")
+    step = models.CharField("环节", max_length=32, choices=DeadlineStep.choices)
+    responsible_level = models.PositiveSmallIntegerField("责任层级")
+    due_on = models.DateField("截止日期")
+    met_on = models.DateField("办结日期", null=True, blank=True)
+    overdue_since = models.DateField("超期标记日期", null=True, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "办理时限"
+        ordering = ["due_on"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "step"], name="one_deadline_per_step")
+        ]
+        indexes = [models.Index(fields=["met_on", "due_on"], name="deadline_open_due")]
+
+    def __str__(self):
+        return f"{self.case_id} {self.get_step_display()} {self.due_on}"
+
+
+class Notification(models.Model):
+    """提醒: a message to the users of one role in one region (overdue steps, escalations,
+    missing monthly visits, cases without aid). `key` makes each raise happen once."""
+
+    region = models.ForeignKey(
+        "households.Region", verbose_name="接收区划", on_delete=models.PROTECT, related_name="+"
+    )
+    role = models.CharField("接收角色", max_length=24)
+    case = models.ForeignKey(
+        Case, on_delete=models.CASCADE, related_name="notifications", null=True
+    )
+    kind = models.CharField("类型", max_length=32, choices=NotificationKind.choices)
+    message = models.CharField("内容", max_length=300)
+    key = models.CharField(max_length=120, unique=True)
+    created_at = models.DateTimeField("时间", auto_now_add=True)
+    read_at = models.DateTimeField("已读时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "提醒"
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["region", "role", "read_at"], name="notification_inbox")]
+
+    def __str__(self):
+        return self.message

@@ -1,0 +1,230 @@
+"""Writes to cases and their records. Workflow steps go through monitor.workflow."""
+
+from datetime import date
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.choices import Role
+from households.models import Household
+from monitor.choices import Channel, DeadlineStep, Stage, Status
+from monitor.deadlines import deadlines_open
+from monitor.models import (
+    Appraisal,
+    Case,
+    CaseRisk,
+    Consent,
+    Deadline,
+    HomeVisit,
+    MonthlyVisit,
+    Notification,
+    PublicNotice,
+)
+from monitor.rules import filing_problems
+
+# Which case states accept which evidence: identification records while the village works
+# on the case, clearance records while it is in monitoring.
+EVIDENCE_STATUS = {Stage.IDENTIFICATION: Status.DRAFT, Stage.CLEARANCE: Status.MONITORING}
+MAX_SCAN_BYTES = 10 * 1024 * 1024
+SCAN_TYPES = {b"%PDF": "pdf", b"\xff\xd8\xff": "jpg", b"\x89PNG": "png"}
+
+
+def _require_cadre(user) -> None:
+    if user.role != Role.VILLAGE_CADRE:
+        raise PermissionDenied("此项由村干部登记")
+
+
+def _set_risks(case: Case, codes: list[str]) -> None:
+    CaseRisk.objects.filter(case=case).exclude(code__in=codes).delete()
+    existing = set(CaseRisk.objects.filter(case=case).values_list("code", flat=True))
+    CaseRisk.objects.bulk_create([CaseRisk(case=case, code=c) for c in codes if c not in existing])
+
+
+@transaction.atomic
+def case_create(
+    *,
+    household: Household,
+    category: str,
+    channel: str,
+    risk_codes: list[str],
+    found_on: date,
+    by,
+    description: str = "",
+    green_channel: bool = False,
+    today: date | None = None,
+) -> Case:
+    """File a case (线索登记). A farmer's self-application starts waiting for the township;
+    anything a cadre files starts with the village's verification."""
+    if by is not None and by.role not in (Role.VILLAGE_CADRE, Role.TOWNSHIP_REVIEWER):
+        raise PermissionDenied("监测对象由村干部登记（乡镇可代为登记农户申报）")
+    today = today or timezone.localdate()
+    problems = filing_problems(
+        household=household,
+        category=category,
+        risk_codes=risk_codes,
+        found_on=found_on,
+        today=today,
+    )
+    if problems:
+        raise ValidationError({"__all__": problems})
+    initial = Status.APPLIED if channel == Channel.SELF_APPLICATION else Status.DRAFT
+    case = Case(
+        household=household,
+        category=category,
+        channel=channel,
+        status=initial,
+        found_on=found_on,
+        description=description,
+        green_channel=green_channel,
+        created_by=by,
+    )
+    case.full_clean(exclude=["created_by"])
+    try:
+        with transaction.atomic():
+            case.save()
+    except IntegrityError:
+        # Two cadres filing for one household at once: the partial unique index decides.
+        raise ValidationError({"household": "该户已有未办结的监测案例（一户只能有一个）"}) from None
+    _set_risks(case, risk_codes)
+    deadlines_open(case)
+    return case
+
+
+@transaction.atomic
+def case_update(*, case: Case, by, today: date | None = None, risk_codes=None, **fields) -> Case:
+    """Edit the facts of a case while the village still holds it."""
+    _require_cadre(by)
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    if case.status != Status.DRAFT:
+        raise ValidationError(
+            {
+                "__all__": [
+                    f"「{case.get_status_display()}」状态的案例不能修改，如需更正请由上级退回"
+                ]
+            }
+        )
+    for name, value in fields.items():
+        setattr(case, name, value)
+    codes = (
+        risk_codes if risk_codes is not None else list(case.risks.values_list("code", flat=True))
+    )
+    problems = [
+        p
+        for p in filing_problems(
+            household=case.household,
+            category=case.category,
+            risk_codes=codes,
+            found_on=case.found_on,
+            today=today or timezone.localdate(),
+        )
+        if not p.startswith("该户已有未办结")
+    ]
+    if problems:
+        raise ValidationError({"__all__": problems})
+    case.full_clean(exclude=["created_by"])
+    case.save()
+    _set_risks(case, codes)
+    return case
+
+
+def _evidence_case(case: Case, stage: str, by) -> None:
+    _require_cadre(by)
+    expected = EVIDENCE_STATUS[stage]
+    if case.status != expected:
+        raise ValidationError(
+            {
+                "case": f"{Stage(stage).label}材料须在「{Status(expected).label}」"
+                f"状态登记，当前为「{case.get_status_display()}」"
+            }
+        )
+
+
+@transaction.atomic
+def home_visit_record(*, case: Case, by, stage: str = Stage.IDENTIFICATION, **fields) -> HomeVisit:
+    _evidence_case(case, stage, by)
+    visit = HomeVisit(case=case, stage=stage, recorded_by=by, **fields)
+    if visit.visited_on > timezone.localdate():
+        raise ValidationError({"visited_on": "核实日期不能晚于今天"})
+    visit.full_clean(exclude=["recorded_by"])
+    visit.save()
+    if stage == Stage.IDENTIFICATION:
+        Deadline.objects.filter(
+            case=case, step=DeadlineStep.VILLAGE_VERIFICATION, met_on__isnull=True
+        ).update(met_on=visit.visited_on)
+    return visit
+
+
+def _scan_kind(upload) -> str:
+    if upload.size > MAX_SCAN_BYTES:
+        raise ValidationError({"scan": "扫描件不能超过 10 MB"})
+    head = upload.read(8)
+    upload.seek(0)
+    for magic, kind in SCAN_TYPES.items():
+        if head.startswith(magic):
+            return kind
+    raise ValidationError({"scan": "扫描件须为 PDF、JPG 或 PNG 文件"})
+
+
+@transaction.atomic
+def consent_record(
+    *, case: Case, by, signed_on: date, scan, stage: str = Stage.IDENTIFICATION
+) -> Consent:
+    _evidence_case(case, stage, by)
+    kind = _scan_kind(scan)
+    scan.name = f"consent.{kind}"
+    consent = Consent(case=case, stage=stage, recorded_by=by, signed_on=signed_on, scan=scan)
+    consent.full_clean(exclude=["recorded_by"])
+    consent.save()
+    return consent
+
+
+@transaction.atomic
+def appraisal_record(*, case: Case, by, stage: str = Stage.IDENTIFICATION, **fields) -> Appraisal:
+    _evidence_case(case, stage, by)
+    appraisal = Appraisal(case=case, stage=stage, recorded_by=by, **fields)
+    appraisal.full_clean(exclude=["recorded_by"])
+    appraisal.save()
+    return appraisal
+
+
+@transaction.atomic
+def notice_record(*, case: Case, by, stage: str = Stage.IDENTIFICATION, **fields) -> PublicNotice:
+    _evidence_case(case, stage, by)
+    notice = PublicNotice(case=case, stage=stage, recorded_by=by, **fields)
+    if notice.end_on < notice.start_on:
+        raise ValidationError({"end_on": "公示结束日期不能早于开始日期"})
+    notice.full_clean(exclude=["recorded_by"])
+    notice.save()
+    return notice
+
+
+@transaction.atomic
+def monthly_visit_record(*, case: Case, by, **fields) -> MonthlyVisit:
+    _require_cadre(by)
+    if case.status not in (
+        Status.MONITORING,
+        Status.CLEARANCE_PROPOSED,
+        Status.CLEARANCE_TOWNSHIP_APPROVED,
+    ):
+        raise ValidationError({"case": "月排查走访只针对监测帮扶中的农户"})
+    visit = MonthlyVisit(case=case, recorded_by=by, **fields)
+    if visit.visited_on > timezone.localdate():
+        raise ValidationError({"visited_on": "走访日期不能晚于今天"})
+    visit.full_clean(exclude=["recorded_by"])
+    visit.save()
+    return visit
+
+
+def notifications_for(user):
+    """A user's inbox: messages to their role in their own region."""
+    if user.region_id is None:
+        return Notification.objects.none()
+    return Notification.objects.filter(region_id=user.region_id, role=user.role)
+
+
+def notification_mark_read(*, notification: Notification, by) -> Notification:
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        notification.save(update_fields=["read_at"])
+    return notification

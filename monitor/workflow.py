@@ -1,0 +1,269 @@
+"""The case workflow: one table of allowed transitions and one entry point that takes them.
+
+Identification: 待乡镇受理 → 村级核实中 → 村级上报 → 乡镇审核 → 纳入监测 (县级审定);
+clearance: 监测帮扶中 → 风险消除待审核 → 乡镇已审核 → 风险已消除. Township and county can
+return a case to the level below with a reason, or refuse it (不予纳入) with a reason.
+
+`case_transition()` checks the actor's role and region, locks the case row, re-reads its
+status under the lock (so of two reviewers acting at once exactly one wins, the other gets a
+409), checks the step's preconditions, and writes the new state and the audit row together.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from django.db import transaction
+from django.utils import timezone
+from rest_framework import status as http
+
+from accounts.choices import Role
+from households.models import Household
+from monitor.choices import ClearanceKind, DeadlineStep, Stage, Status
+from monitor.models import Case, CaseTransition, Deadline
+
+
+class WorkflowError(Exception):
+    """A refused step; `http_status` is 409 for a state conflict, 403 for a wrong role,
+    400 for unmet preconditions or bad input, 404 for out-of-scope."""
+
+    def __init__(
+        self,
+        message: str,
+        http_status: int = http.HTTP_409_CONFLICT,
+        unmet: list[str] | None = None,
+    ):
+        super().__init__(message)
+        self.message, self.http_status, self.unmet = message, http_status, unmet or []
+
+
+@dataclass(frozen=True)
+class Step:
+    action: str
+    label: str
+    source: Status
+    target: Status
+    role: Role
+    needs_reason: bool = False
+    check: Callable[[Case, date], list[str]] | None = None
+    effect: Callable[[Case, date, dict], None] | None = None
+
+
+def _check_report(case: Case, today: date) -> list[str]:
+    from monitor.rules import report_problems
+
+    return report_problems(case, today)
+
+
+def _check_clearance(case: Case, today: date) -> list[str]:
+    from monitor.rules import clearance_problems
+
+    return clearance_problems(case, today)
+
+
+def _on_accept(case: Case, today: date, data: dict) -> None:
+    _meet(case, DeadlineStep.TOWNSHIP_ACCEPTANCE, today)
+
+
+def _on_identified(case: Case, today: date, data: dict) -> None:
+    case.identified_on = today
+    _meet(case, DeadlineStep.IDENTIFICATION, today)
+    Household.objects.filter(pk=case.household_id).update(is_monitored=True)
+
+
+def _on_closed(case: Case, today: date, data: dict) -> None:
+    case.closed_reason = data["comment"][:300]
+    Deadline.objects.filter(case=case, met_on__isnull=True).update(met_on=today)
+
+
+def _on_propose_clearance(case: Case, today: date, data: dict) -> None:
+    kind = data.get("clearance_kind")
+    if kind not in ClearanceKind.values:
+        raise WorkflowError("请选择风险消除方式：帮扶消除或自然消除", http.HTTP_400_BAD_REQUEST)
+    case.clearance_kind = kind
+
+
+def _on_clearance_returned(case: Case, today: date, data: dict) -> None:
+    case.clearance_kind = ""
+
+
+def _on_cleared(case: Case, today: date, data: dict) -> None:
+    case.cleared_on = today
+    Household.objects.filter(pk=case.household_id).update(is_monitored=False)
+
+
+def _meet(case: Case, step: str, today: date) -> None:
+    Deadline.objects.filter(case=case, step=step, met_on__isnull=True).update(met_on=today)
+
+
+S, R = Status, Role
+STEPS: tuple[Step, ...] = (
+    Step("accept", "乡镇受理", S.APPLIED, S.DRAFT, R.TOWNSHIP_REVIEWER, effect=_on_accept),
+    Step(
+        "decline",
+        "不予受理",
+        S.APPLIED,
+        S.REJECTED,
+        R.TOWNSHIP_REVIEWER,
+        needs_reason=True,
+        effect=_on_closed,
+    ),
+    Step(
+        "withdraw",
+        "撤销",
+        S.DRAFT,
+        S.CANCELLED,
+        R.VILLAGE_CADRE,
+        needs_reason=True,
+        effect=_on_closed,
+    ),
+    Step("report", "村级上报", S.DRAFT, S.REPORTED, R.VILLAGE_CADRE, check=_check_report),
+    Step("township_approve", "乡镇审核通过", S.REPORTED, S.TOWNSHIP_APPROVED, R.TOWNSHIP_REVIEWER),
+    Step(
+        "township_return", "乡镇退回", S.REPORTED, S.DRAFT, R.TOWNSHIP_REVIEWER, needs_reason=True
+    ),
+    Step(
+        "township_reject",
+        "乡镇不予纳入",
+        S.REPORTED,
+        S.REJECTED,
+        R.TOWNSHIP_REVIEWER,
+        needs_reason=True,
+        effect=_on_closed,
+    ),
+    Step(
+        "county_approve",
+        "县级审定纳入监测",
+        S.TOWNSHIP_APPROVED,
+        S.MONITORING,
+        R.COUNTY_APPROVER,
+        effect=_on_identified,
+    ),
+    Step(
+        "county_return",
+        "县级退回",
+        S.TOWNSHIP_APPROVED,
+        S.REPORTED,
+        R.COUNTY_APPROVER,
+        needs_reason=True,
+    ),
+    Step(
+        "county_reject",
+        "县级不予纳入",
+        S.TOWNSHIP_APPROVED,
+        S.REJECTED,
+        R.COUNTY_APPROVER,
+        needs_reason=True,
+        effect=_on_closed,
+    ),
+    Step(
+        "propose_clearance",
+        "村级提出风险消除",
+        S.MONITORING,
+        S.CLEARANCE_PROPOSED,
+        R.VILLAGE_CADRE,
+        check=_check_clearance,
+        effect=_on_propose_clearance,
+    ),
+    Step(
+        "township_approve_clearance",
+        "乡镇审核风险消除",
+        S.CLEARANCE_PROPOSED,
+        S.CLEARANCE_TOWNSHIP_APPROVED,
+        R.TOWNSHIP_REVIEWER,
+    ),
+    Step(
+        "township_return_clearance",
+        "乡镇退回风险消除",
+        S.CLEARANCE_PROPOSED,
+        S.MONITORING,
+        R.TOWNSHIP_REVIEWER,
+        needs_reason=True,
+        effect=_on_clearance_returned,
+    ),
+    Step(
+        "county_approve_clearance",
+        "县级审定风险消除",
+        S.CLEARANCE_TOWNSHIP_APPROVED,
+        S.CLEARED,
+        R.COUNTY_APPROVER,
+        effect=_on_cleared,
+    ),
+    Step(
+        "county_return_clearance",
+        "县级退回风险消除",
+        S.CLEARANCE_TOWNSHIP_APPROVED,
+        S.CLEARANCE_PROPOSED,
+        R.COUNTY_APPROVER,
+        needs_reason=True,
+    ),
+)
+STEP_BY_ACTION = {step.action: step for step in STEPS}
+ACTION_CHOICES = [(step.action, step.label) for step in STEPS]
+
+# The stage whose evidence a step's preconditions read.
+STAGE_OF_STATUS = {
+    S.APPLIED: Stage.IDENTIFICATION,
+    S.DRAFT: Stage.IDENTIFICATION,
+    S.REPORTED: Stage.IDENTIFICATION,
+    S.TOWNSHIP_APPROVED: Stage.IDENTIFICATION,
+    S.MONITORING: Stage.CLEARANCE,
+    S.CLEARANCE_PROPOSED: Stage.CLEARANCE,
+    S.CLEARANCE_TOWNSHIP_APPROVED: Stage.CLEARANCE,
+}
+
+
+def allowed_actions(case: Case, user) -> list[Step]:
+    """Steps this user could take now (for buttons and the API's `actions` field)."""
+    return [step for step in STEPS if step.source == case.status and step.role == user.role]
+
+
+def case_transition(
+    *, case_id: int, action: str, by, comment: str = "", today: date | None = None, **data
+) -> Case:
+    step = STEP_BY_ACTION.get(action)
+    if step is None:
+        raise WorkflowError(f"未知的操作「{action}」", http.HTTP_400_BAD_REQUEST)
+    comment = (comment or "").strip()
+    today = today or timezone.localdate()
+    with transaction.atomic():
+        # The lock and the status check happen together: a second approver waits here and
+        # then sees the status the first one wrote.
+        case = (
+            Case.objects.visible_to(by).select_for_update(of=("self",)).filter(pk=case_id).first()
+        )
+        if case is None:
+            raise WorkflowError("未找到，或不在您的管辖范围内。", http.HTTP_404_NOT_FOUND)
+        if case.status != step.source:
+            raise WorkflowError(
+                f"当前状态为「{case.get_status_display()}」，不能执行「{step.label}」"
+                f"（该操作仅适用于「{Status(step.source).label}」状态）"
+            )
+        if by.role != step.role:
+            raise WorkflowError(
+                f"「{step.label}」须由{Role(step.role).label}办理", http.HTTP_403_FORBIDDEN
+            )
+        if step.needs_reason and len(comment) < 2:
+            raise WorkflowError(f"「{step.label}」须填写理由", http.HTTP_400_BAD_REQUEST)
+        if step.check is not None:
+            unmet = step.check(case, today)
+            if unmet:
+                raise WorkflowError(
+                    f"不能{step.label}：" + "；".join(unmet), http.HTTP_400_BAD_REQUEST, unmet=unmet
+                )
+        if step.effect is not None:
+            step.effect(case, today, {"comment": comment, **data})
+        source = case.status
+        case.status = step.target
+        case.save()
+        CaseTransition.objects.create(
+            case=case,
+            action=step.action,
+            from_status=source,
+            to_status=step.target,
+            actor=by,
+            actor_role=by.role,
+            actor_region=by.region_id or "",
+            comment=comment,
+        )
+    return case
