@@ -81,7 +81,7 @@ class Case(models.Model):
             # 一户一案: at most one case per household that is not closed.
             models.UniqueConstraint(
                 fields=["household"],
-                condition=~Q(status__in=[s.value for s in CLOSED_STATUSES]),
+                condition=~Q(status__in=sorted(CLOSED_STATUSES)),
                 name="one_open_case_per_household",
             ),
         ]

@@ -9,7 +9,10 @@ from django.core.management import call_command
 @pytest.mark.django_db
 def test_models_and_migrations_agree():
     out = io.StringIO()
-    call_command("makemigrations", "--check", "--dry-run", stdout=out)
+    try:
+        call_command("makemigrations", "--check", "--dry-run", stdout=out)
+    except SystemExit:
+        pytest.fail("models changed without a migration:\n" + out.getvalue())
 
 
 def test_system_checks_pass():
