@@ -6,8 +6,12 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from config.errors import DomainError
+
 
 def api_exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        return Response({"detail": exc.message, **exc.extra}, status=exc.http_status)
     if isinstance(exc, DjangoValidationError):
         # A model-level rule that slipped past a serializer is still the caller's bad input.
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}

@@ -8,6 +8,8 @@ from accounts.api.views import AuditEventViewSet, MeView
 from accounts.forms import LoginForm
 from households.api import views as household_api
 from households.views import HouseholdListPage, home
+from interventions.api import views as interventions_api
+from monitor.api import views as monitor_api
 
 router = DefaultRouter()
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
@@ -17,6 +19,14 @@ router.register("members", household_api.MemberViewSet, basename="member")
 router.register("income-records", household_api.IncomeRecordViewSet, basename="income-record")
 router.register("monitoring-lines", household_api.MonitoringLineViewSet, basename="monitoring-line")
 router.register("registry-imports", household_api.RegistryImportViewSet, basename="registry-import")
+
+router.register("cases", monitor_api.CaseViewSet, basename="case")
+router.register("overdue-items", monitor_api.OverdueItemViewSet, basename="overdue-item")
+router.register("notifications", monitor_api.NotificationViewSet, basename="notification")
+router.register("measures", interventions_api.MeasureRecordViewSet, basename="measure")
+router.register(
+    "measure-categories", interventions_api.MeasureCategoryViewSet, basename="measure-category"
+)
 
 admin.site.site_header = "防止返贫监测系统管理"
 admin.site.site_title = "防返贫监测"

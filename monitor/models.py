@@ -90,6 +90,11 @@ class Case(models.Model):
     def __str__(self):
         return f"{self.household.number} {self.get_category_display()}"
 
+    @property
+    def risk_codes(self) -> list[str]:
+        # Through .all() so a prefetch of `risks` serves it without a query.
+        return [risk.code for risk in self.risks.all()]
+
 
 class CaseRisk(models.Model):
     """风险类型: one of a case's one to five coded risks."""

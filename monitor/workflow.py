@@ -18,14 +18,16 @@ from django.utils import timezone
 from rest_framework import status as http
 
 from accounts.choices import Role
+from config.errors import DomainError
 from households.models import Household
 from monitor.choices import ClearanceKind, DeadlineStep, Stage, Status
 from monitor.models import Case, CaseTransition, Deadline
 
 
-class WorkflowError(Exception):
+class WorkflowError(DomainError):
     """A refused step; `http_status` is 409 for a state conflict, 403 for a wrong role,
-    400 for unmet preconditions or bad input, 404 for out-of-scope."""
+    400 for unmet preconditions or bad input, 404 for out-of-scope. `unmet` lists every
+    unmet precondition."""
 
     def __init__(
         self,
@@ -33,8 +35,8 @@ class WorkflowError(Exception):
         http_status: int = http.HTTP_409_CONFLICT,
         unmet: list[str] | None = None,
     ):
-        super().__init__(message)
-        self.message, self.http_status, self.unmet = message, http_status, unmet or []
+        super().__init__(message, http_status, unmet=unmet or [])
+        self.unmet = unmet or []
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,71 @@
+from rest_framework import serializers
+
+from households.models import Member
+from interventions.models import AidPlan, MeasureCategory, MeasureRecord, PlannedMeasure
+
+
+class MeasureCategorySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MeasureCategory
+        fields = ["id", "code", "name", "developmental", "active", "sort_order"]
+
+
+class MeasureRecordSerializer(serializers.ModelSerializer):
+    """帮扶措施记录。category 为类别代码（如 industry、health）。"""
+
+    category = serializers.SlugRelatedField(
+        slug_field="code", queryset=MeasureCategory.objects.all(), help_text="措施类别代码"
+    )
+    category_name = serializers.CharField(source="category.name", read_only=True)
+    beneficiaries = serializers.PrimaryKeyRelatedField(
+        many=True,
+        required=False,
+        queryset=Member.objects.all(),
+        help_text="受益成员ID（须是本户成员）",
+    )
+    status_display = serializers.CharField(source="get_status_display", read_only=True)
+    case = serializers.IntegerField(source="case_id", read_only=True)
+
+    class Meta:
+        model = MeasureRecord
+        fields = [
+            "id",
+            "case",
+            "category",
+            "category_name",
+            "description",
+            "department",
+            "start_on",
+            "end_on",
+            "amount",
+            "beneficiaries",
+            "status",
+            "status_display",
+            "recorded_at",
+            "updated_at",
+        ]
+        read_only_fields = ["recorded_at", "updated_at"]
+
+    def validate_amount(self, value):
+        if value < 0:
+            raise serializers.ValidationError("金额不能为负数")
+        return value
+
+
+class PlannedMeasureSerializer(serializers.ModelSerializer):
+    category = serializers.SlugRelatedField(
+        slug_field="code", queryset=MeasureCategory.objects.all()
+    )
+
+    class Meta:
+        model = PlannedMeasure
+        fields = ["category", "description"]
+
+
+class AidPlanSerializer(serializers.ModelSerializer):
+    items = PlannedMeasureSerializer(many=True, required=False, help_text="计划措施")
+
+    class Meta:
+        model = AidPlan
+        fields = ["summary", "responsible_person", "items", "updated_at"]
+        read_only_fields = ["updated_at"]

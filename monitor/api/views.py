@@ -1,0 +1,264 @@
+"""Case API: views validate input, call one service, serialise. Every queryset starts from
+`Case.objects.visible_to(user)`, so a case outside the user's region is a 404 everywhere."""
+
+from datetime import date
+
+from django.utils import timezone
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from accounts.permissions import PeopleDataAccess
+from interventions.api.serializers import AidPlanSerializer, MeasureRecordSerializer
+from interventions.services import aid_plan_save, measure_record_create
+from monitor import services
+from monitor.api.serializers import (
+    AppraisalSerializer,
+    CaseSerializer,
+    CaseTransitionSerializer,
+    ConsentSerializer,
+    HomeVisitSerializer,
+    MonthlyVisitSerializer,
+    NoticeListRowSerializer,
+    NotificationSerializer,
+    OverdueItemSerializer,
+    PublicNoticeSerializer,
+    TransitionRequestSerializer,
+)
+from monitor.filters import CaseFilter
+from monitor.selectors import cases_for, notice_list, overdue_items_for
+from monitor.workflow import case_transition
+
+ERRORS = {
+    400: OpenApiResponse(
+        description="输入有误或前置条件未满足：detail 为中文说明，unmet 列出全部未满足条件"
+    ),
+    403: OpenApiResponse(description="角色无权办理此操作"),
+    404: OpenApiResponse(description="不存在，或不在您的管辖范围内"),
+    409: OpenApiResponse(description="状态冲突：当前状态不允许此操作（含两人同时审核时的后到者）"),
+}
+
+
+def _evidence_action(name, serializer_class, service, related_name, summary, parsers=None):
+    """GET lists a case's records of one kind; POST records one through its service."""
+
+    @extend_schema(
+        methods=["GET"],
+        summary=f"{summary}列表",
+        responses={200: serializer_class(many=True), 404: ERRORS[404]},
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary=f"登记{summary}",
+        request=serializer_class,
+        responses={201: serializer_class, **ERRORS},
+    )
+    def handler(self, request, pk=None):
+        case = self.get_object()
+        if request.method == "GET":
+            rows = getattr(case, related_name).select_related("recorded_by")
+            return Response(serializer_class(rows, many=True).data)
+        payload = serializer_class(data=request.data, context={"request": request})
+        payload.is_valid(raise_exception=True)
+        record = service(case=case, by=request.user, **payload.validated_data)
+        return Response(serializer_class(record).data, status=status.HTTP_201_CREATED)
+
+    handler.__name__ = name
+    return action(
+        detail=True,
+        methods=["get", "post"],
+        url_path=name.replace("_", "-"),
+        parser_classes=parsers or [JSONParser, MultiPartParser, FormParser],
+    )(handler)
+
+
+class NoticeListQuery(serializers.Serializer):
+    start = serializers.DateField(help_text="公示期起")
+    end = serializers.DateField(help_text="公示期止")
+
+    def validate(self, attrs):
+        if attrs["end"] < attrs["start"]:
+            raise serializers.ValidationError({"end": "截止日期不能早于起始日期"})
+        if (attrs["end"] - attrs["start"]).days > 366:
+            raise serializers.ValidationError({"end": "查询区间不能超过一年"})
+        return attrs
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="监测对象列表",
+        responses={200: CaseSerializer(many=True), 400: ERRORS[400], 403: ERRORS[403]},
+    ),
+    retrieve=extend_schema(
+        summary="监测对象详情", responses={200: CaseSerializer, 404: ERRORS[404]}
+    ),
+    create=extend_schema(
+        summary="登记监测对象（线索登记）", responses={201: CaseSerializer, **ERRORS}
+    ),
+    partial_update=extend_schema(
+        summary="修改案例（仅村级核实中）", responses={200: CaseSerializer, **ERRORS}
+    ),
+    update=extend_schema(
+        summary="修改案例（仅村级核实中）", responses={200: CaseSerializer, **ERRORS}
+    ),
+)
+class CaseViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = CaseSerializer
+    permission_classes = [PeopleDataAccess]
+    filterset_class = CaseFilter
+    ordering_fields = ["found_on", "updated_at"]
+    # Workflow steps and evidence are POSTs that county approvers must reach too; each
+    # service checks the role of its own step.
+    read_only_actions = (
+        "transitions",
+        "home_visits",
+        "consents",
+        "appraisals",
+        "notices",
+        "monthly_visits",
+        "measures",
+        "aid_plan",
+    )
+
+    def get_queryset(self):
+        return cases_for(self.request.user, timezone.localdate()).order_by("-found_on", "-id")
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        case = services.case_create(by=self.request.user, risk_codes=data.pop("risk_codes"), **data)
+        serializer.instance = self.get_queryset().get(pk=case.pk)
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        case = services.case_update(
+            case=serializer.instance,
+            by=self.request.user,
+            risk_codes=data.pop("risk_codes", None),
+            **data,
+        )
+        serializer.instance = self.get_queryset().get(pk=case.pk)
+
+    @extend_schema(
+        methods=["GET"],
+        summary="案例流程记录（留痕）",
+        responses={200: CaseTransitionSerializer(many=True), 404: ERRORS[404]},
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="办理流程操作（上报、审核、审定、退回、不予纳入、风险消除…）",
+        request=TransitionRequestSerializer,
+        responses={200: CaseSerializer, **ERRORS},
+    )
+    @action(detail=True, methods=["get", "post"])
+    def transitions(self, request, pk=None):
+        case = self.get_object()
+        if request.method == "GET":
+            rows = case.transitions.select_related("actor")
+            return Response(CaseTransitionSerializer(rows, many=True).data)
+        payload = TransitionRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        case_transition(case_id=case.pk, by=request.user, **payload.validated_data)
+        fresh = self.get_queryset().get(pk=case.pk)
+        return Response(self.get_serializer(fresh).data)
+
+    home_visits = _evidence_action(
+        "home_visits", HomeVisitSerializer, services.home_visit_record, "homevisits", "入户核实"
+    )
+    consents = _evidence_action(
+        "consents",
+        ConsentSerializer,
+        services.consent_record,
+        "consents",
+        "承诺授权",
+        parsers=[MultiPartParser, FormParser],
+    )
+    appraisals = _evidence_action(
+        "appraisals", AppraisalSerializer, services.appraisal_record, "appraisals", "民主评议"
+    )
+    notices = _evidence_action(
+        "notices", PublicNoticeSerializer, services.notice_record, "publicnotices", "公示"
+    )
+    monthly_visits = _evidence_action(
+        "monthly_visits",
+        MonthlyVisitSerializer,
+        services.monthly_visit_record,
+        "monthly_visits",
+        "月排查走访",
+    )
+    measures = _evidence_action(
+        "measures", MeasureRecordSerializer, measure_record_create, "measures", "帮扶措施"
+    )
+
+    @extend_schema(
+        methods=["GET"],
+        summary="帮扶计划（一户一策）",
+        responses={200: AidPlanSerializer, 404: ERRORS[404]},
+    )
+    @extend_schema(
+        methods=["PUT"],
+        summary="保存帮扶计划（计划措施整体替换）",
+        request=AidPlanSerializer,
+        responses={200: AidPlanSerializer, **ERRORS},
+    )
+    @action(detail=True, methods=["get", "put"], url_path="aid-plan")
+    def aid_plan(self, request, pk=None):
+        case = self.get_object()
+        if request.method == "GET":
+            plan = getattr(case, "aid_plan", None)
+            if plan is None:
+                return Response({"detail": "尚未制定帮扶计划。"}, status=status.HTTP_404_NOT_FOUND)
+            return Response(AidPlanSerializer(plan).data)
+        payload = AidPlanSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        plan = aid_plan_save(case=case, by=request.user, **payload.validated_data)
+        return Response(AidPlanSerializer(plan).data)
+
+    @extend_schema(
+        summary="公示名单（只含姓名、类别、村，不含身份证号、电话、账户、健康状况）",
+        parameters=[
+            OpenApiParameter("start", date, required=True),
+            OpenApiParameter("end", date, required=True),
+        ],
+        responses={200: NoticeListRowSerializer(many=True), 400: ERRORS[400]},
+    )
+    @action(detail=False, methods=["get"], url_path="notice-list")
+    def notice_list(self, request):
+        query = NoticeListQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        rows = notice_list(request.user, **query.validated_data)
+        return Response(NoticeListRowSerializer(rows, many=True).data)
+
+
+@extend_schema_view(list=extend_schema(summary="我的超期事项（本级负责、已超期未办结）"))
+class OverdueItemViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = OverdueItemSerializer
+    permission_classes = [PeopleDataAccess]
+
+    def get_queryset(self):
+        return overdue_items_for(self.request.user, timezone.localdate()).order_by("due_on")
+
+
+@extend_schema_view(list=extend_schema(summary="我的提醒"))
+class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = NotificationSerializer
+    permission_classes = [PeopleDataAccess]
+    filterset_fields = ["kind"]
+    read_only_actions = ("read",)
+
+    def get_queryset(self):
+        return services.notifications_for(self.request.user)
+
+    @extend_schema(summary="标为已读", request=None, responses={200: NotificationSerializer})
+    @action(detail=True, methods=["post"])
+    def read(self, request, pk=None):
+        notification = services.notification_mark_read(
+            notification=self.get_object(), by=request.user
+        )
+        return Response(NotificationSerializer(notification).data)
