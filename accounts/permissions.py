@@ -9,21 +9,36 @@ REGISTRY_EDITORS = frozenset({Role.VILLAGE_CADRE, Role.TOWNSHIP_REVIEWER})
 
 class PeopleDataAccess(BasePermission):
     """Only staff who work on people's data reach people endpoints at all; which rows they
-    see is decided by the region scope of each queryset."""
+    see is decided by the region scope of each queryset.
+
+    Writes on one object are judged after the object is looked up in scope, so an object
+    outside the region is a 404 for everyone, never a 403 that confirms it exists."""
 
     message = "您的角色无权访问农户信息。"
+    edit_message = "您的角色只能查看，不能修改农户登记信息。"
 
     def has_permission(self, request, view):
         user = request.user
         if not (user and user.is_authenticated and user.role in PEOPLE_ROLES):
             return False
-        # Some POST actions only read (e.g. revealing a number): views list them by name.
-        if request.method in SAFE_METHODS or getattr(view, "action", None) in getattr(
-            view, "read_only_actions", ()
-        ):
+        if self._reads(request, view) or getattr(view, "detail", False):
             return True
-        self.message = "您的角色只能查看，不能修改农户登记信息。"
+        self.message = self.edit_message
         return user.role in REGISTRY_EDITORS
+
+    def has_object_permission(self, request, view, obj):
+        if self._reads(request, view):
+            return True
+        self.message = self.edit_message
+        return request.user.role in REGISTRY_EDITORS
+
+    @staticmethod
+    def _reads(request, view) -> bool:
+        # Some POST actions only read or check their own role (revealing a number, workflow
+        # steps): views list them by name.
+        return request.method in SAFE_METHODS or getattr(view, "action", None) in getattr(
+            view, "read_only_actions", ()
+        )
 
 
 class IsAdministrator(BasePermission):
