@@ -4,12 +4,42 @@ from django.urls import reverse
 from accounts.audit import audit_record
 from accounts.models import ApiToken
 from households.models import Household, IncomeRecord, Member, MonitoringLine, Region
+from interventions.models import AidPlan, MeasureCategory, MeasureRecord
+from monitor.models import (
+    Appraisal,
+    Case,
+    CaseTransition,
+    Consent,
+    Deadline,
+    HomeVisit,
+    MonthlyVisit,
+    Notification,
+    PublicNotice,
+)
 from tests.conftest import VILLAGE_A
 from tests.factories import HouseholdFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
 
-MODELS = [Region, Household, Member, IncomeRecord, MonitoringLine]
+MODELS = [
+    Region,
+    Household,
+    Member,
+    IncomeRecord,
+    MonitoringLine,
+    Case,
+    CaseTransition,
+    HomeVisit,
+    Consent,
+    Appraisal,
+    PublicNotice,
+    MonthlyVisit,
+    Deadline,
+    Notification,
+    MeasureCategory,
+    AidPlan,
+    MeasureRecord,
+]
 
 
 def test_every_admin_changelist_opens_for_the_administrator(client, users):

@@ -1,0 +1,37 @@
+from django.contrib import admin
+
+from interventions.models import AidPlan, MeasureCategory, MeasureRecord, PlannedMeasure
+from monitor.models import Case
+
+
+@admin.register(MeasureCategory)
+class MeasureCategoryAdmin(admin.ModelAdmin):
+    """Administrators keep the catalogue: the national form may add categories."""
+
+    list_display = ["code", "name", "developmental", "active", "sort_order"]
+    list_editable = ["active", "sort_order"]
+
+
+class ScopedByCase(admin.ModelAdmin):
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(case__in=Case.objects.visible_to(request.user))
+
+
+class PlannedMeasureInline(admin.TabularInline):
+    model = PlannedMeasure
+    extra = 0
+
+
+@admin.register(AidPlan)
+class AidPlanAdmin(ScopedByCase):
+    list_display = ["case", "responsible_person", "updated_at"]
+    raw_id_fields = ["case"]
+    inlines = [PlannedMeasureInline]
+
+
+@admin.register(MeasureRecord)
+class MeasureRecordAdmin(ScopedByCase):
+    list_display = ["case", "category", "description", "department", "start_on", "status", "amount"]
+    list_filter = ["category", "status"]
+    raw_id_fields = ["case", "beneficiaries"]
+    readonly_fields = ["recorded_by", "recorded_at"]
