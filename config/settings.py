@@ -201,6 +201,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "CaseStatusEnum": "monitor.choices.Status",
+        "RegistryImportKindEnum": "households.models.RegistryImport.Kind",
+        "NotificationKindEnum": "monitor.choices.NotificationKind",
+        "MeasureStatusEnum": "interventions.models.MeasureStatus",
+        "HouseholdKindEnum": "households.choices.HouseholdKind",
+    },
 }
 
 # --- Celery ----------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ def cases_for(user, today: date):
 
 def overdue_items_for(user, today: date):
     """The overdue steps the user's own level answers for, inside their region."""
-    level = ROLE_LEVEL.get(user.role)
+    level = ROLE_LEVEL.get(getattr(user, "role", None))
     if level is None:
         return Deadline.objects.none()
     visible = Case.objects.visible_to(user)

@@ -218,7 +218,7 @@ def monthly_visit_record(*, case: Case, by, **fields) -> MonthlyVisit:
 
 def notifications_for(user):
     """A user's inbox: messages to their role in their own region."""
-    if user.region_id is None:
+    if not user.is_authenticated or user.region_id is None:
         return Notification.objects.none()
     return Notification.objects.filter(region_id=user.region_id, role=user.role)
 

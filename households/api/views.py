@@ -48,6 +48,8 @@ ERRORS = {
 )
 class RegionViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = RegionSerializer
+    lookup_field = "code"
+    lookup_value_regex = "[0-9]{12}"
     permission_classes = [PeopleDataAccess]
     filterset_class = RegionFilter
     search_fields = ["name"]
@@ -206,7 +208,10 @@ class RegistryImportViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         # An import record carries no people data; each user sees their own uploads.
-        return RegistryImport.objects.filter(imported_by=self.request.user)
+        user = self.request.user
+        if not user.is_authenticated:
+            return RegistryImport.objects.none()
+        return RegistryImport.objects.filter(imported_by=user)
 
     @extend_schema(
         summary="导入农户或家庭成员登记表（CSV/XLSX）",
