@@ -11,9 +11,11 @@ from monitor.models import Case
 EDITORS = (Role.VILLAGE_CADRE, Role.TOWNSHIP_REVIEWER)
 
 
-def _require_editor(user) -> None:
+def _require_editor(user, case: Case) -> None:
     if user.role not in EDITORS:
         raise PermissionDenied("帮扶措施由村干部或乡镇登记")
+    if not Case.objects.visible_to(user).filter(pk=case.pk).exists():
+        raise PermissionDenied("该案例不在您的管辖范围内")
 
 
 def measures_allowed(case: Case) -> bool:
@@ -42,7 +44,7 @@ def _check_beneficiaries(case: Case, beneficiaries) -> None:
 
 @transaction.atomic
 def measure_record_create(*, case: Case, by, beneficiaries=(), **fields) -> MeasureRecord:
-    _require_editor(by)
+    _require_editor(by, case)
     _check_case(case)
     _check_beneficiaries(case, beneficiaries)
     category = fields.get("category")
@@ -61,7 +63,7 @@ def measure_record_create(*, case: Case, by, beneficiaries=(), **fields) -> Meas
 def measure_record_update(
     *, record: MeasureRecord, by, beneficiaries=None, **fields
 ) -> MeasureRecord:
-    _require_editor(by)
+    _require_editor(by, record.case)
     for name, value in fields.items():
         setattr(record, name, value)
     if record.end_on and record.end_on < record.start_on:
@@ -84,7 +86,7 @@ def aid_plan_save(
     items: list[dict] | None = None,
 ) -> AidPlan:
     """一户一策: create or replace the plan of a case (items replaced as a whole)."""
-    _require_editor(by)
+    _require_editor(by, case)
     if case.status not in MONITORED_STATUSES and case.status not in IDENTIFYING_STATUSES:
         raise ValidationError({"case": "已办结的案例不能修改帮扶计划"})
     plan, _ = AidPlan.objects.get_or_create(case=case, defaults={"created_by": by})

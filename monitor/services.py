@@ -58,6 +58,8 @@ def case_create(
     anything a cadre files starts with the village's verification."""
     if by is not None and by.role not in (Role.VILLAGE_CADRE, Role.TOWNSHIP_REVIEWER):
         raise PermissionDenied("监测对象由村干部登记（乡镇可代为登记农户申报）")
+    if by is not None and not Household.objects.visible_to(by).filter(pk=household.pk).exists():
+        raise PermissionDenied("该农户不在您的管辖范围内")
     today = today or timezone.localdate()
     problems = filing_problems(
         household=household,
@@ -128,8 +130,16 @@ def case_update(*, case: Case, by, today: date | None = None, risk_codes=None, *
     return case
 
 
+def _require_in_scope(case: Case, by) -> None:
+    # Views look cases up in scope already; services check again so a command or task
+    # acting for a user cannot reach past that user's region.
+    if not Case.objects.visible_to(by).filter(pk=case.pk).exists():
+        raise PermissionDenied("该案例不在您的管辖范围内")
+
+
 def _evidence_case(case: Case, stage: str, by) -> None:
     _require_cadre(by)
+    _require_in_scope(case, by)
     expected = EVIDENCE_STATUS[stage]
     if case.status != expected:
         raise ValidationError(
@@ -202,6 +212,7 @@ def notice_record(*, case: Case, by, stage: str = Stage.IDENTIFICATION, **fields
 @transaction.atomic
 def monthly_visit_record(*, case: Case, by, **fields) -> MonthlyVisit:
     _require_cadre(by)
+    _require_in_scope(case, by)
     if case.status not in (
         Status.MONITORING,
         Status.CLEARANCE_PROPOSED,

@@ -19,6 +19,7 @@ from accounts.models import ApiToken, User
 from households.importing import registry_import
 from households.models import MonitoringLine, Region, RegistryImport
 from households.services import regions_load_csv
+from monitor.demo import demo_cases_load
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "demo"
 
@@ -65,7 +66,11 @@ class Command(BaseCommand):
                 f"{name}：新增 {record.rows_created}，更新 {record.rows_updated}，"
                 f"未通过 {record.rows_rejected}"
             )
-        self.stdout.write(self._credentials())
+        credentials = self._credentials()
+        cases = demo_cases_load()
+        if cases:
+            self.stdout.write("演示监测对象：\n  " + "\n  ".join(cases))
+        self.stdout.write(credentials)
 
     def _credentials(self) -> str:
         path = Path(settings.VAR_DIR) / "demo-credentials.txt"

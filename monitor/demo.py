@@ -1,0 +1,144 @@
+"""Demo cases for `manage.py load_demo`: a few households in different steps, made through
+the same services and workflow the users go through, dated relative to today."""
+
+from datetime import timedelta
+
+from django.core.files.base import ContentFile
+from django.utils import timezone
+
+from accounts.models import User
+from households.choices import ABLE_TO_WORK, HouseholdKind
+from households.models import Household
+from interventions.models import MeasureCategory
+from interventions.services import aid_plan_save, measure_record_create
+from monitor import services
+from monitor.choices import AppraisalResult, Category, Channel
+from monitor.deadlines import mark_overdue
+from monitor.models import Case
+from monitor.workflow import case_transition
+
+SCAN = b"%PDF-1.4\n% demo consent scan\n"
+
+
+def _household(village: str, kind: str) -> Household:
+    """A household of the village, of that kind, with someone able to work and no case."""
+    return (
+        Household.objects.filter(
+            village_id=village, kind=kind, cases__isnull=True, members__labour__in=ABLE_TO_WORK
+        )
+        .order_by("number")
+        .first()
+    )
+
+
+def _procedure(case: Case, cadre: User, day) -> None:
+    services.home_visit_record(
+        case=case,
+        by=cadre,
+        visited_on=day,
+        visitors="村两委、驻村工作队",
+        findings="入户核实，情况属实",
+    )
+    services.consent_record(
+        case=case, by=cadre, signed_on=day, scan=ContentFile(SCAN, name="consent.pdf")
+    )
+    services.appraisal_record(
+        case=case,
+        by=cadre,
+        held_on=day + timedelta(days=1),
+        result=AppraisalResult.PASSED,
+        participants=21,
+    )
+    services.notice_record(
+        case=case, by=cadre, start_on=day + timedelta(days=1), end_on=day + timedelta(days=5)
+    )
+
+
+def demo_cases_load() -> list[str]:
+    if Case.objects.exists():
+        return []
+    today = timezone.localdate()
+    cadre = User.objects.get(username="cun_dongguan")
+    township = User.objects.get(username="zhen_qiaotou")
+    county = User.objects.get(username="xian_datong")
+    lines = []
+
+    found = today - timedelta(days=40)
+    household = _household("630121100201", HouseholdKind.LIFTED)
+    case = services.case_create(
+        household=household,
+        category=Category.UNSTABLE,
+        channel=Channel.CADRE_SCREENING,
+        risk_codes=["01"],
+        found_on=found,
+        by=cadre,
+        description="户主患大病，医疗支出大",
+        today=found,
+    )
+    _procedure(case, cadre, found + timedelta(days=1))
+    for action, user in (
+        ("report", cadre),
+        ("township_approve", township),
+        ("county_approve", county),
+    ):
+        case = case_transition(
+            case_id=case.pk, action=action, by=user, comment="同意", today=found + timedelta(days=8)
+        )
+    for code, text in (("health", "大病专项救治、医疗救助"), ("industry", "发展肉牛养殖")):
+        measure_record_create(
+            case=case,
+            by=cadre,
+            category=MeasureCategory.objects.get(code=code),
+            description=text,
+            department="县乡村振兴局",
+            start_on=found + timedelta(days=9),
+            amount=3000,
+        )
+    aid_plan_save(
+        case=case, by=cadre, summary="健康帮扶兜底，产业帮扶增收", responsible_person="驻村第一书记"
+    )
+    lines.append(f"{household.number} 脱贫不稳定户 监测帮扶中")
+
+    found = today - timedelta(days=3)
+    household = _household("630121100201", HouseholdKind.ORDINARY)
+    case = services.case_create(
+        household=household,
+        category=Category.MARGINAL,
+        channel=Channel.CADRE_SCREENING,
+        risk_codes=["05"],
+        found_on=found,
+        by=cadre,
+        description="家庭成员意外受伤",
+    )
+    lines.append(f"{household.number} 边缘易致贫户 村级核实中")
+
+    found = today - timedelta(days=12)
+    household = _household("630121100201", HouseholdKind.ORDINARY)
+    case = services.case_create(
+        household=household,
+        category=Category.SUDDEN,
+        channel=Channel.CADRE_SCREENING,
+        risk_codes=["0201"],
+        found_on=found,
+        by=cadre,
+        green_channel=True,
+        description="洪涝冲毁住房",
+        today=found,
+    )
+    _procedure(case, cadre, found + timedelta(days=1))
+    lines.append(f"{household.number} 突发严重困难户（绿色通道） 村级核实中")
+
+    found = today - timedelta(days=4)
+    household = _household("630121100203", HouseholdKind.LIFTED)
+    services.case_create(
+        household=household,
+        category=Category.UNSTABLE,
+        channel=Channel.SELF_APPLICATION,
+        risk_codes=["09"],
+        found_on=found,
+        by=township,
+        description="子女上大学费用高（农户一键申报）",
+    )
+    lines.append(f"{household.number} 农户自主申报 待乡镇受理（已超期）")
+    mark_overdue(today)
+    return lines

@@ -1,0 +1,36 @@
+import io
+
+import pytest
+from django.core.management import call_command
+
+from accounts.models import User
+from households.models import Household, Member
+from monitor.models import Case
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_demo_loads_and_loads_again_without_duplicates(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    out = io.StringIO()
+    call_command("load_demo", stdout=out)
+    text = out.getvalue()
+    assert "cun_dongguan" in text and "接口密钥" in text
+    assert (Household.objects.count(), Member.objects.count()) == (300, 1081)
+    assert sorted(Case.objects.values_list("status", flat=True)) == [
+        "applied",
+        "draft",
+        "draft",
+        "monitoring",
+    ]
+    assert User.objects.count() == 7
+    again = io.StringIO()
+    call_command("load_demo", stdout=again)
+    assert (Household.objects.count(), Member.objects.count(), Case.objects.count()) == (
+        300,
+        1081,
+        4,
+    )
+    # The passwords printed the second time are the ones that were set the first time.
+    line = next(row for row in again.getvalue().splitlines() if "cun_dongguan" in row)
+    assert User.objects.get(username="cun_dongguan").check_password(line.split()[1])
