@@ -108,6 +108,12 @@ def api(users):
 
 
 @pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    """Uploaded scans go to a temporary folder, not the working tree."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache():
     """Login failure counts live in the cache (Redis under CI, db 15): start each test clean."""
     from django.core.cache import cache
