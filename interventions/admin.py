@@ -29,6 +29,15 @@ class AidPlanAdmin(ScopedByCase):
     inlines = [PlannedMeasureInline]
 
 
+@admin.register(PlannedMeasure)
+class PlannedMeasureAdmin(admin.ModelAdmin):
+    list_display = ["plan", "category", "description"]
+
+    def get_queryset(self, request):
+        visible = Case.objects.visible_to(request.user)
+        return super().get_queryset(request).filter(plan__case__in=visible)
+
+
 @admin.register(MeasureRecord)
 class MeasureRecordAdmin(ScopedByCase):
     list_display = ["case", "category", "description", "department", "start_on", "status", "amount"]

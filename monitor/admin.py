@@ -96,6 +96,13 @@ class EvidenceAdmin(ScopedCaseAdmin):
     readonly_fields = ["recorded_by", "recorded_at"]
 
 
+@admin.register(CaseRisk)
+class CaseRiskAdmin(ScopedCaseAdmin):
+    list_display = ["case", "code"]
+    list_filter = ["code"]
+    readonly_fields = ["case", "code"]
+
+
 @admin.register(MonthlyVisit)
 class MonthlyVisitAdmin(ScopedCaseAdmin):
     list_display = ["case", "visited_on", "visitors", "risk_changed"]
