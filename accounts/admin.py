@@ -7,17 +7,17 @@ from accounts.models import ApiToken, AuditEvent, User
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    list_display = ["username", "first_name", "role", "region", "department", "is_active"]
+    list_display = ["username", "first_name", "role", "region", "is_active"]
     list_filter = ["role", "is_active"]
     search_fields = ["username", "first_name", "region__name"]
     autocomplete_fields = ["region"]
     fieldsets = [
         *BaseUserAdmin.fieldsets,
-        ("角色与管辖范围", {"fields": ["role", "region", "department", "phone_masked"]}),
+        ("角色与管辖范围", {"fields": ["role", "region", "phone_masked"]}),
     ]
     add_fieldsets = [
         *BaseUserAdmin.add_fieldsets,
-        ("角色与管辖范围", {"fields": ["role", "region", "department"]}),
+        ("角色与管辖范围", {"fields": ["role", "region"]}),
     ]
 
 

@@ -22,9 +22,6 @@ class User(AbstractUser):
         on_delete=models.PROTECT,
         related_name="users",
     )
-    department = models.CharField(
-        "部门名称", max_length=50, blank=True, help_text="行业部门用户填写，如 医保局、民政局"
-    )
     phone_masked = models.CharField("联系电话", max_length=20, blank=True)
 
     class Meta:

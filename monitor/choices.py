@@ -93,3 +93,44 @@ class NotificationKind(models.TextChoices):
     OVERDUE_ESCALATED = "overdue_escalated", "下级办理超期"
     MISSING_MONTHLY_VISIT = "missing_monthly_visit", "未按月走访"
     NO_MEASURE = "no_measure", "未落实帮扶措施"
+
+
+class ClueChannel(models.TextChoices):
+    """How a warning clue (预警线索) arose."""
+
+    DEPARTMENT = "department_warning", "部门筛查预警"
+    DATA_SCREENING = "data_screening", "数据筛查"
+    SELF_APPLICATION = "self_application", "农户自主申报"
+
+
+class ClueStatus(models.TextChoices):
+    PENDING_ACCEPTANCE = "pending_acceptance", "待乡镇受理"
+    VERIFYING = "verifying", "待村级核实"
+    CLOSED = "closed", "已反馈"
+
+
+class ClueOutcome(models.TextChoices):
+    """核实结果: what the village found at the door."""
+
+    IDENTIFY = "identify", "纳入监测"
+    NOT_ELIGIBLE = "not_eligible", "不符合条件"
+    ALREADY_MONITORED = "already_monitored", "已是监测对象"
+    UNVERIFIABLE = "unverifiable", "无法核实"
+
+
+class BatchStatus(models.TextChoices):
+    RECEIVED = "received", "已接收"
+    DONE = "done", "已处理"
+    FAILED = "failed", "处理失败"
+
+
+class RowOutcome(models.TextChoices):
+    """Per-row result of a warning list, as the department's receipt shows it."""
+
+    PENDING = "pending", "待处理"
+    INVALID = "invalid", "数据无效"
+    DUPLICATE = "duplicate", "批次内重复"
+    NOT_FOUND = "not_found", "未在登记库中"
+    NEW_CLUE = "new_clue", "新生成预警线索"
+    MERGED = "merged", "并入已有线索"
+    ATTACHED_TO_CASE = "attached_to_case", "并入监测对象档案"

@@ -22,7 +22,6 @@ class MeSerializer(serializers.ModelSerializer):
             "role_display",
             "region",
             "region_name",
-            "department",
         ]
 
 

@@ -353,7 +353,8 @@ class Migration(migrations.Migration):
                 (
                     "scan",
                     models.FileField(
-                        upload_to=monitor.models.consent_upload_path, verbose_name="签字扫描件"
+                        upload_to=monitor.models.cases.consent_upload_path,
+                        verbose_name="签字扫描件",
                     ),
                 ),
                 (

@@ -20,18 +20,19 @@ from households.importing import registry_import
 from households.models import MonitoringLine, Region, RegistryImport
 from households.services import regions_load_csv
 from monitor.demo import demo_cases_load
+from monitor.models.feeds import Department, DepartmentKind
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "demo"
 
 DEMO_USERS = [
-    # username, display name, role, region code, department
-    ("cun_dongguan", "东关村 村干部", Role.VILLAGE_CADRE, "630121100201", ""),
-    ("cun_xiangyang", "向阳村 村干部", Role.VILLAGE_CADRE, "630121101201", ""),
-    ("zhen_qiaotou", "桥头镇 审核人", Role.TOWNSHIP_REVIEWER, "630121100000", ""),
-    ("xian_datong", "大通县 审定人", Role.COUNTY_APPROVER, "630121000000", ""),
-    ("bumen_yibao", "县医保局", Role.DEPARTMENT, "630121000000", "医保局"),
-    ("shenji", "审计管理员", Role.AUDITOR, None, ""),
-    ("admin", "系统管理员", Role.ADMIN, None, ""),
+    # username, display name, role, region code
+    ("cun_dongguan", "东关村 村干部", Role.VILLAGE_CADRE, "630121100201"),
+    ("cun_xiangyang", "向阳村 村干部", Role.VILLAGE_CADRE, "630121101201"),
+    ("zhen_qiaotou", "桥头镇 审核人", Role.TOWNSHIP_REVIEWER, "630121100000"),
+    ("xian_datong", "大通县 审定人", Role.COUNTY_APPROVER, "630121000000"),
+    ("bumen_yibao", "大通县医疗保障局", Role.DEPARTMENT, "630121000000"),
+    ("shenji", "审计管理员", Role.AUDITOR, None),
+    ("admin", "系统管理员", Role.ADMIN, None),
 ]
 
 # Illustrative figures only (演示数据): real lines are set by each province's annual notice.
@@ -85,10 +86,10 @@ class Command(BaseCommand):
     @transaction.atomic
     def _create_users(self) -> str:
         lines = ["", "演示账号（用户名 / 密码 / 角色 / 管辖范围）："]
-        for username, display, role, region_code, department in DEMO_USERS:
+        for username, display, role, region_code in DEMO_USERS:
             password = _password()
             user, _ = User.objects.get_or_create(username=username)
-            user.first_name, user.role, user.department = display, role, department
+            user.first_name, user.role = display, role
             user.region = Region.objects.get(code=region_code) if region_code else None
             # The auditor reads the audit log in the admin site; the administrator manages
             # users there. Neither sees households (no region scope).
@@ -99,6 +100,14 @@ class Command(BaseCommand):
             scope = user.region.name if user.region else "—"
             lines.append(f"  {username:<14} {password}  {user.get_role_display():<10} {scope}")
             if role == Role.DEPARTMENT:
+                Department.objects.update_or_create(
+                    account=user,
+                    defaults={
+                        "name": display,
+                        "kind": DepartmentKind.MEDICAL_INSURANCE,
+                        "region": user.region,
+                    },
+                )
                 user.api_tokens.all().delete()
                 _, raw = ApiToken.issue(user=user, name="演示")
                 lines.append(f"  {'':<14} 接口密钥：Token {raw}")

@@ -1,0 +1,226 @@
+"""Department warning feeds (行业部门筛查预警): departments, the batches they push, each row's
+outcome, and the warning clues (预警线索) that villages verify at home."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from monitor.choices import (
+    BatchStatus,
+    ClueChannel,
+    ClueOutcome,
+    ClueStatus,
+    RowOutcome,
+)
+
+
+class DepartmentKind(models.TextChoices):
+    MEDICAL_INSURANCE = "medical_insurance", "医保"
+    CIVIL_AFFAIRS = "civil_affairs", "民政"
+    EDUCATION = "education", "教育"
+    HUMAN_RESOURCES = "human_resources", "人社"
+    HOUSING = "housing", "住建"
+    WATER = "water", "水利"
+    DISABLED_FEDERATION = "disabled_federation", "残联"
+    EMERGENCY = "emergency", "应急管理"
+    HEALTH = "health", "卫健"
+    PUBLIC_SECURITY = "public_security", "公安"
+    AGRICULTURE = "agriculture", "农业农村"
+    OTHER = "other", "其他"
+
+
+class Department(models.Model):
+    """行业部门: a department that pushes warning lists through its machine account. Its keys
+    are the API tokens of that account; a key reads only the department's own batches."""
+
+    name = models.CharField("部门名称", max_length=100)
+    kind = models.CharField("部门类型", max_length=32, choices=DepartmentKind.choices)
+    region = models.ForeignKey(
+        "households.Region", verbose_name="辖区", on_delete=models.PROTECT, related_name="+"
+    )
+    account = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name="接口账号",
+        on_delete=models.PROTECT,
+        related_name="department_record",
+    )
+    active = models.BooleanField("启用", default=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "行业部门"
+        ordering = ["region_id", "kind"]
+
+    def __str__(self):
+        return self.name
+
+
+class WarningBatch(models.Model):
+    """预警名单批次: one list pushed by a department (or one run of the screening rules).
+    The raw upload is stored encrypted before anything else happens to it."""
+
+    class Source(models.TextChoices):
+        DEPARTMENT = "department", "部门推送"
+        SCREENING = "screening", "数据筛查"
+
+    department = models.ForeignKey(
+        Department,
+        verbose_name="部门",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="batches",
+    )
+    source = models.CharField(
+        "来源", max_length=16, choices=Source.choices, default=Source.DEPARTMENT
+    )
+    batch_key = models.CharField("批次号", max_length=100)
+    content_sha256 = models.CharField("内容摘要", max_length=64)
+    file_name = models.CharField("文件名", max_length=200, blank=True)
+    file_format = models.CharField("格式", max_length=8)
+    # AES-GCM ciphertext of the upload as received (households.pii, field "warning_batch").
+    payload = models.BinaryField("原始内容（密文）", editable=False)
+    status = models.CharField(
+        "状态", max_length=16, choices=BatchStatus.choices, default=BatchStatus.RECEIVED
+    )
+    error = models.CharField("错误", max_length=300, blank=True)
+    received_at = models.DateTimeField("接收时间", auto_now_add=True)
+    processed_at = models.DateTimeField("处理完成时间", null=True, blank=True)
+    enqueued_at = models.DateTimeField("最近入队时间", null=True, blank=True)
+    rows_total = models.PositiveIntegerField("总行数", default=0)
+    rows_invalid = models.PositiveIntegerField("无效", default=0)
+    rows_duplicate = models.PositiveIntegerField("批次内重复", default=0)
+    rows_not_found = models.PositiveIntegerField("未在登记库", default=0)
+    rows_new_clue = models.PositiveIntegerField("新生成线索", default=0)
+    rows_merged = models.PositiveIntegerField("并入已有线索", default=0)
+    rows_attached = models.PositiveIntegerField("并入监测档案", default=0)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "预警名单批次"
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["department", "batch_key"], name="one_batch_per_department_key"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "received_at"], name="batch_status_received")]
+
+    def __str__(self):
+        return f"{self.department or '数据筛查'} {self.batch_key}"
+
+
+class ClueQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Region scope by the clue's village (a self-applicant may not be registered yet)."""
+        from accounts.scope import region_prefix_of
+
+        prefix = region_prefix_of(user)
+        return self.none() if prefix is None else self.filter(village__code__startswith=prefix)
+
+    def open(self):
+        return self.exclude(status=ClueStatus.CLOSED)
+
+
+class Clue(models.Model):
+    """预警线索: a household (or, for a farmer's own application, a person not yet in the
+    registry) for the village to verify at home. One open clue per household: later hits
+    from any department or batch merge into it as more evidence."""
+
+    household = models.ForeignKey(
+        "households.Household",
+        verbose_name="农户",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="clues",
+    )
+    village = models.ForeignKey(
+        "households.Region", verbose_name="所在村", on_delete=models.PROTECT, related_name="+"
+    )
+    channel = models.CharField("来源渠道", max_length=24, choices=ClueChannel.choices)
+    status = models.CharField(
+        "状态", max_length=24, choices=ClueStatus.choices, default=ClueStatus.VERIFYING
+    )
+    raised_on = models.DateField("生成日期")
+    due_on = models.DateField("核实截止日期")
+    overdue_since = models.DateField("超期标记日期", null=True, blank=True)
+    outcome = models.CharField("核实结果", max_length=24, choices=ClueOutcome.choices, blank=True)
+    outcome_note = models.CharField("核实说明", max_length=500, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    closed_at = models.DateTimeField("反馈时间", null=True, blank=True)
+    case = models.ForeignKey(
+        "monitor.Case",
+        verbose_name="关联监测对象",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="clues",
+    )
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+
+    objects = ClueQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "预警线索"
+        ordering = ["due_on", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["household"],
+                condition=Q(household__isnull=False) & ~Q(status="closed"),
+                name="one_open_clue_per_household",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["village", "status"],
+                name="clue_village_status",
+                opclasses=["varchar_pattern_ops", "varchar_pattern_ops"],
+            ),
+        ]
+
+    def __str__(self):
+        return f"线索 {self.pk} {self.get_status_display()}"
+
+
+class WarningRow(models.Model):
+    """One row of a warning list after normalisation, with its outcome (the receipt) and,
+    when it matched, the household and the clue or case it became evidence of."""
+
+    batch = models.ForeignKey(WarningBatch, on_delete=models.CASCADE, related_name="rows")
+    row_number = models.PositiveIntegerField("行号")
+    name = models.CharField("姓名", max_length=50, blank=True)
+    id_number_hash = models.CharField(max_length=64, blank=True)
+    id_number_masked = models.CharField("身份证号", max_length=18, blank=True)
+    indicator = models.CharField("预警类型", max_length=100, blank=True)
+    amount = models.DecimalField("金额", max_digits=14, decimal_places=2, null=True, blank=True)
+    occurred_on = models.DateField("发生日期", null=True, blank=True)
+    detail = models.CharField("说明", max_length=500, blank=True)
+    outcome = models.CharField(
+        "处理结果", max_length=20, choices=RowOutcome.choices, default=RowOutcome.PENDING
+    )
+    reason = models.CharField("原因", max_length=300, blank=True)
+    household = models.ForeignKey(
+        "households.Household", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    clue = models.ForeignKey(
+        Clue, null=True, blank=True, on_delete=models.SET_NULL, related_name="evidence"
+    )
+    case = models.ForeignKey(
+        "monitor.Case",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="warning_evidence",
+    )
+
+    class Meta:
+        verbose_name = verbose_name_plural = "预警名单行"
+        ordering = ["batch_id", "row_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "row_number"], name="one_row_per_number"),
+        ]
+        indexes = [models.Index(fields=["id_number_hash"], name="warning_row_id_hash")]
+
+    def __str__(self):
+        return f"{self.batch_id}:{self.row_number}"
