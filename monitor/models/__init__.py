@@ -12,7 +12,6 @@ from monitor.models.cases import (
     MonthlyVisit,
     Notification,
     PublicNotice,
-    consent_upload_path,
 )
 from monitor.models.feeds import Clue, Department, WarningBatch, WarningRow
 
