@@ -226,6 +226,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 CELERY_BEAT_SCHEDULE = {
+    "sweep-waiting-batches": {"task": "monitor.sweep_waiting_batches", "schedule": 60.0},
     "sweep-deadlines": {"task": "monitor.sweep_deadlines", "schedule": 3600.0},
     "monthly-visits": {
         "task": "monitor.flag_missing_monthly_visits",
@@ -274,4 +275,10 @@ MONITOR = {
     "NO_MEASURE_FLAG_DAYS": env_int("MONITOR_NO_MEASURE_FLAG_DAYS", 30),
     # Public holidays (YYYY-MM-DD, comma-separated) on top of weekends, for working-day clocks.
     "HOLIDAYS": env_dates("MONITOR_HOLIDAYS"),
+    # A warning clue must be verified at home by the village within this many working days.
+    "CLUE_VERIFICATION_WORKDAYS": env_int("MONITOR_CLUE_VERIFICATION_WORKDAYS", 5),
 }
+
+# Department warning lists: a list of a million rows as CSV is about 60 MB.
+FEED_MAX_FILE_BYTES = env_int("FEED_MAX_FILE_BYTES", 200 * 1024 * 1024)
+FEED_MAX_JSON_BYTES = env_int("FEED_MAX_JSON_BYTES", 50 * 1024 * 1024)

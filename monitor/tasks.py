@@ -4,6 +4,7 @@ carry a unique key), and does set-based queries."""
 from datetime import date, timedelta
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from monitor import deadlines
@@ -26,3 +27,26 @@ def flag_missing_monthly_visits(month: str | None = None) -> dict:
     else:
         day = timezone.localdate().replace(day=1) - timedelta(days=1)
     return deadlines.flag_missing_monthly_visits(day)
+
+
+@shared_task(
+    name="monitor.process_warning_batch",
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    max_retries=8,
+)
+def process_warning_batch(batch_id: int) -> str:
+    """Match one stored batch. Safe to run twice: a done batch is skipped, and a batch held by
+    another worker is skipped by this one (row lock, SKIP LOCKED)."""
+    from monitor.feeds.matching import process_batch
+
+    return process_batch(batch_id)
+
+
+@shared_task(name="monitor.sweep_waiting_batches")
+def sweep_waiting_batches() -> int:
+    """Queue batches still marked received (broker was down, or a worker died mid-batch)."""
+    from monitor.feeds.intake import sweep_waiting
+
+    return sweep_waiting()

@@ -1,0 +1,122 @@
+"""Receiving a department's list: checked enough to refuse what can never be processed,
+stored (encrypted) before anything else, then queued after commit.
+
+Idempotency: a department names each list with its own batch key. The same key with the
+same content returns the first batch; the same key with different content is refused.
+"""
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from config.errors import DomainError
+from households import pii
+from monitor.choices import BatchStatus
+from monitor.feeds.rows import FeedFormatError, check_file, check_json_rows
+from monitor.models import Department, WarningBatch
+
+logger = logging.getLogger(__name__)
+PAYLOAD_FIELD = "warning_batch"
+
+
+@dataclass
+class Received:
+    batch: WarningBatch
+    created: bool
+
+
+def _key(raw: object) -> str:
+    key = str(raw or "").strip()
+    if not key:
+        raise DomainError(
+            "请提供批次号 batch_key（同一批次重复推送时用于去重）",
+            400,
+            errors={"batch_key": ["必填"]},
+        )
+    if len(key) > 100:
+        raise DomainError("批次号不能超过100个字符", 400, errors={"batch_key": ["过长"]})
+    return key
+
+
+def _store(
+    department: Department, key: str, data: bytes, file_format: str, file_name: str
+) -> Received:
+    digest = hashlib.sha256(data).hexdigest()
+    existing = WarningBatch.objects.filter(department=department, batch_key=key).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                batch = WarningBatch.objects.create(
+                    department=department,
+                    batch_key=key,
+                    content_sha256=digest,
+                    file_name=file_name[:200],
+                    file_format=file_format,
+                    payload=pii.encrypt_bytes(data, field=PAYLOAD_FIELD),
+                )
+                transaction.on_commit(lambda: enqueue(batch.pk))
+            return Received(batch, True)
+        except IntegrityError:
+            # The same list sent twice at once: the other request stored it first.
+            existing = WarningBatch.objects.get(department=department, batch_key=key)
+    if existing.content_sha256 != digest:
+        raise DomainError(f"批次号「{key}」已用于内容不同的另一份名单，请使用新的批次号", 422)
+    return Received(existing, False)
+
+
+def receive_json(*, department: Department, batch_key: object, rows: object) -> Received:
+    key = _key(batch_key)
+    try:
+        check_json_rows(rows)
+    except FeedFormatError as exc:
+        raise DomainError(exc.reason, 400, errors={"rows": [exc.reason]}) from None
+    # Canonical bytes, so a re-sent list with keys in another order is still the same list.
+    data = json.dumps(rows, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    return _store(department, key, data, "json", "")
+
+
+def receive_file(
+    *, department: Department, batch_key: object, data: bytes, file_name: str, max_bytes: int
+) -> Received:
+    key = _key(batch_key)
+    try:
+        check_file(data, file_name, max_bytes)
+    except FeedFormatError as exc:
+        status = 413 if exc.code in ("too_large", "zip_bomb") else 400
+        raise DomainError(exc.reason, status, errors={"file": [exc.reason]}) from None
+    file_format = "xlsx" if data[:4] == b"PK\x03\x04" else "csv"
+    return _store(department, key, data, file_format, file_name)
+
+
+def enqueue(batch_id: int) -> bool:
+    """Queue the matching. If the broker is down the batch stays stored as received and the
+    periodic sweep queues it later: nothing is lost."""
+    from monitor.tasks import process_warning_batch
+
+    try:
+        process_warning_batch.delay(batch_id)
+    except Exception:
+        logger.warning(
+            "warning batch %s stored but not queued (broker unavailable)", batch_id, exc_info=True
+        )
+        return False
+    WarningBatch.objects.filter(pk=batch_id).update(enqueued_at=timezone.now())
+    return True
+
+
+def sweep_waiting(older_than_seconds: int = 60) -> int:
+    """Queue batches still waiting: their first enqueue failed, or a worker died mid-batch
+    (the batch's work was one transaction, so it rolled back and the batch is waiting
+    again). A batch being processed is locked and skipped by the worker, not done twice."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    waiting = (
+        WarningBatch.objects.filter(status=BatchStatus.RECEIVED)
+        .exclude(enqueued_at__gt=cutoff)
+        .values_list("pk", flat=True)
+    )
+    return sum(enqueue(pk) for pk in list(waiting))

@@ -1,0 +1,218 @@
+"""Turning the rows of a department's list into normalised warning rows.
+
+Lists come as JSON objects or CSV/XLSX with Chinese headers, and carry every mess real
+exports have (see ../shared/samples/README.md). Each row becomes a tuple ready for COPY:
+the ID number is kept only as its keyed hash and a masked copy; a row that cannot be used
+is kept too, marked invalid, with the reason for the department's receipt.
+"""
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from households import pii
+from households.idnumber import IdNumberError, mask_id_number, parse_id_number
+from households.tabular import TabularError, read_table
+from monitor.choices import RowOutcome
+
+COLUMNS = {
+    "name": ["姓名", "name"],
+    "id_number": ["身份证号", "身份证号码", "证件号码", "公民身份号码", "id_number"],
+    "indicator": ["预警类型", "预警指标", "预警事项", "类型", "indicator"],
+    "amount": ["金额", "自付金额", "费用", "救助金额", "amount"],
+    "occurred_on": ["发生日期", "日期", "认定日期", "occurred_on"],
+    "detail": ["说明", "备注", "详情", "detail"],
+}
+REQUIRED = ["name", "id_number"]
+_ALIAS = {alias.lower(): key for key, aliases in COLUMNS.items() for alias in aliases}
+
+_AMOUNT_NOISE = re.compile(r"[\s,，元￥¥]|RMB|rmb")
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９．－", "0123456789.-")
+_DATE_FORMS = [
+    re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})"),
+    re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})"),
+    re.compile(r"^(\d{4})\.(\d{1,2})\.(\d{1,2})$"),
+    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?$"),
+    re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
+]
+_MIDDLE_DOTS = str.maketrans({"・": "·", "•": "·", "‧": "·", "∙": "·", "．": "·"})
+MAX_AMOUNT = Decimal("1e11")
+
+
+class FeedFormatError(ValueError):
+    """The list as a whole cannot be read; `reason` is for the department."""
+
+    def __init__(self, reason: str, code: str = "bad_format"):
+        super().__init__(reason)
+        self.reason, self.code = reason, code
+
+
+@dataclass(slots=True)
+class NormalisedRow:
+    row_number: int
+    name: str
+    id_number_hash: str
+    id_number_masked: str
+    indicator: str
+    amount: Decimal | None
+    occurred_on: date | None
+    detail: str
+    outcome: str
+    reason: str
+
+    def as_copy_tuple(self, batch_id: int) -> tuple:
+        return (
+            batch_id,
+            self.row_number,
+            self.name,
+            self.id_number_hash,
+            self.id_number_masked,
+            self.indicator,
+            self.amount,
+            self.occurred_on,
+            self.detail,
+            self.outcome,
+            self.reason,
+        )
+
+
+COPY_COLUMNS = (
+    "batch_id",
+    "row_number",
+    "name",
+    "id_number_hash",
+    "id_number_masked",
+    "indicator",
+    "amount",
+    "occurred_on",
+    "detail",
+    "outcome",
+    "reason",
+)
+
+
+def parse_amount(raw: str) -> Decimal | None:
+    text = _AMOUNT_NOISE.sub("", raw.translate(_FULL_WIDTH))
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"金额「{raw[:30]}」无法识别") from None
+    if not value.is_finite() or abs(value) >= MAX_AMOUNT:
+        raise ValueError(f"金额「{raw[:30]}」超出范围")
+    return value.quantize(Decimal("0.01"))
+
+
+def parse_date(raw: str, today: date) -> date | None:
+    text = raw.strip().translate(_FULL_WIDTH)
+    if not text:
+        return None
+    for form in _DATE_FORMS:
+        match = form.match(text)
+        if match:
+            try:
+                day = date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+            except ValueError:
+                break
+            if day > today:
+                raise ValueError(f"发生日期 {day:%Y-%m-%d} 晚于今天")
+            return day
+    raise ValueError(f"发生日期「{raw[:30]}」无法识别，应为 YYYY-MM-DD")
+
+
+def normalise(row_number: int, values: dict, today: date) -> NormalisedRow:
+    name = " ".join(str(values.get("name") or "").split()).translate(_MIDDLE_DOTS)[:50]
+    indicator = str(values.get("indicator") or "").strip()[:100]
+    # Free text may carry numbers the department should not have sent: mask them.
+    detail = pii.mask_pii_in_text(str(values.get("detail") or "").strip())[:500]
+    raw_id = values.get("id_number")
+    row = NormalisedRow(
+        row_number, name, "", "", indicator, None, None, detail, RowOutcome.PENDING, ""
+    )
+    try:
+        parsed = parse_id_number(raw_id if raw_id is not None else "", today=today)
+    except IdNumberError as exc:
+        row.outcome, row.reason = RowOutcome.INVALID, exc.reason
+        return row
+    row.id_number_hash = pii.id_number_hash(parsed.value)
+    row.id_number_masked = mask_id_number(parsed.value)
+    notes = []
+    if not name:
+        notes.append("姓名为空")
+    try:
+        row.amount = parse_amount(str(values.get("amount") or ""))
+    except ValueError as exc:
+        notes.append(f"{exc}，已忽略")
+    try:
+        row.occurred_on = parse_date(str(values.get("occurred_on") or ""), today)
+    except ValueError as exc:
+        notes.append(f"{exc}，已忽略")
+    if parsed.converted_from_15:
+        notes.append("旧版15位身份证号已转换为18位")
+    row.reason = "；".join(notes)[:300]
+    return row
+
+
+def _canonical(key: str) -> str | None:
+    return _ALIAS.get(str(key).strip().lower())
+
+
+def json_rows(rows: list) -> Iterator[tuple[int, dict]]:
+    """JSON rows are numbered from 1 in the order sent."""
+    for number, item in enumerate(rows, start=1):
+        if not isinstance(item, dict):
+            yield number, {}
+            continue
+        values = {}
+        for key, value in item.items():
+            canonical = _canonical(key)
+            if canonical and canonical not in values:
+                values[canonical] = "" if value is None else str(value)
+        yield number, values
+
+
+def check_json_rows(rows: object) -> list:
+    if not isinstance(rows, list):
+        raise FeedFormatError("rows 应为数组，每个元素是一行名单")
+    if not rows:
+        raise FeedFormatError("名单为空")
+    keys = {(_canonical(k) or "") for item in rows[:50] if isinstance(item, dict) for k in item}
+    missing = [COLUMNS[name][0] for name in REQUIRED if name not in keys]
+    if missing:
+        raise FeedFormatError("缺少必填列：" + "、".join(missing), code="missing_columns")
+    return rows
+
+
+def check_file(data: bytes, filename: str, max_bytes: int) -> None:
+    """Refuse at intake what can never be processed: unknown format, missing columns, a zip
+    bomb. The rows themselves are read by the worker."""
+    try:
+        table = read_table(
+            data, filename=filename, aliases=COLUMNS, required=REQUIRED, max_bytes=max_bytes
+        )
+        table.rows.close()
+    except TabularError as exc:
+        raise FeedFormatError(exc.reason, code=exc.code) from None
+
+
+def file_rows(data: bytes, filename: str, max_bytes: int) -> Iterator[tuple[int, dict]]:
+    try:
+        table = read_table(
+            data, filename=filename, aliases=COLUMNS, required=REQUIRED, max_bytes=max_bytes
+        )
+        for row in table.rows:
+            yield row.number, row.values
+    except TabularError as exc:
+        raise FeedFormatError(exc.reason, code=exc.code) from None
+
+
+def payload_rows(
+    data: bytes, file_format: str, filename: str, max_bytes: int
+) -> Iterator[tuple[int, dict]]:
+    if file_format == "json":
+        return json_rows(json.loads(data.decode("utf-8")))
+    return file_rows(data, filename, max_bytes)
