@@ -20,8 +20,8 @@ ROLE_LEVEL = {
 }
 PEOPLE_ROLES = frozenset(ROLE_LEVEL)
 
-# Who may ask to see a full ID or phone number (always with a reason, always audited).
-# Village cadres need it at the door; the reviewers above them check files and see masks.
+# Who may ask to see a full ID or phone number (always with a reason, always audited, and
+# rate-limited): the cadre at the door, and the township and county staff who check files.
 REVEAL_ROLES = frozenset({Role.VILLAGE_CADRE, Role.TOWNSHIP_REVIEWER, Role.COUNTY_APPROVER})
 
 

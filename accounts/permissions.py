@@ -1,6 +1,7 @@
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from accounts.choices import PEOPLE_ROLES, Role
+from accounts.choices import Role
+from accounts.scope import region_prefix_of
 
 # Village cadres register households; township staff correct them. County approvers read
 # (they decide on cases, they do not keep the register).
@@ -18,9 +19,10 @@ class PeopleDataAccess(BasePermission):
     edit_message = "您的角色只能查看，不能修改农户登记信息。"
 
     def has_permission(self, request, view):
-        user = request.user
-        if not (user and user.is_authenticated and user.role in PEOPLE_ROLES):
+        # A people role without a region has no scope at all (deny by default).
+        if region_prefix_of(request.user) is None:
             return False
+        user = request.user
         if self._reads(request, view) or getattr(view, "detail", False):
             return True
         self.message = self.edit_message

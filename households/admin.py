@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from config.admin_base import ReadOnlyAdmin
 from households.models import (
     Household,
     IncomeRecord,
@@ -18,8 +19,9 @@ class RegionAdmin(admin.ModelAdmin):
     raw_id_fields = ["parent"]
 
 
-class ScopedAdmin(admin.ModelAdmin):
-    """People data in the admin follows the same region scope as the API and pages."""
+class ScopedAdmin(ReadOnlyAdmin):
+    """People data in the admin follows the same region scope as the API and pages, and is
+    read-only there."""
 
     def get_queryset(self, request):
         return self.model.objects.visible_to(request.user)
@@ -55,12 +57,9 @@ class MemberAdmin(ScopedAdmin):
     readonly_fields = ["id_number_masked", "birth_date", "sex", "phone_masked"]
     raw_id_fields = ["household"]
 
-    def has_add_permission(self, request):
-        return False
-
 
 @admin.register(IncomeRecord)
-class IncomeRecordAdmin(admin.ModelAdmin):
+class IncomeRecordAdmin(ReadOnlyAdmin):
     list_display = ["household", "year", "per_capita_net_income", "household_size"]
     readonly_fields = ["net_income", "per_capita_net_income", "per_capita_after_rigid"]
     raw_id_fields = ["household"]
@@ -78,7 +77,9 @@ class MonitoringLineAdmin(admin.ModelAdmin):
 
 
 @admin.register(RegistryImport)
-class RegistryImportAdmin(admin.ModelAdmin):
+class RegistryImportAdmin(ReadOnlyAdmin):
+    # Row errors quote names: they stay with the uploader (API), not in the admin.
+    exclude = ["errors"]
     list_display = [
         "imported_at",
         "kind",
@@ -89,7 +90,3 @@ class RegistryImportAdmin(admin.ModelAdmin):
         "rows_updated",
         "rows_rejected",
     ]
-    readonly_fields = [f.name for f in RegistryImport._meta.fields]
-
-    def has_add_permission(self, request):
-        return False

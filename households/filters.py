@@ -2,6 +2,7 @@ import django_filters
 from django.core.exceptions import ValidationError
 from rest_framework.exceptions import ValidationError as ApiValidationError
 
+from config.filters import IdFilter
 from households.choices import HouseholdKind, Labour, Relation
 from households.models import Household, IncomeRecord, Member, Region
 from households.selectors import search_households
@@ -43,7 +44,7 @@ class HouseholdFilter(django_filters.FilterSet):
 
 
 class MemberFilter(django_filters.FilterSet):
-    household = django_filters.NumberFilter(field_name="household_id", label="农户ID")
+    household = IdFilter(field_name="household_id", label="农户ID")
     household_number = django_filters.CharFilter(field_name="household__number", label="户编号")
     name = django_filters.CharFilter(field_name="name", lookup_expr="contains", label="姓名")
     relation = django_filters.ChoiceFilter(choices=Relation.choices, label="与户主关系")
@@ -65,7 +66,7 @@ class MemberFilter(django_filters.FilterSet):
 
 
 class IncomeRecordFilter(django_filters.FilterSet):
-    household = django_filters.NumberFilter(field_name="household_id", label="农户ID")
+    household = IdFilter(field_name="household_id", label="农户ID")
 
     class Meta:
         model = IncomeRecord

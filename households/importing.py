@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from itertools import islice
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -34,10 +34,11 @@ from households.choices import (
 )
 from households.idnumber import IdNumberError, parse_id_number
 from households.models import Household, Member, Region, RegistryImport
-from households.services import normalise_phone
+from households.services import household_number_problem, normalise_phone
 from households.tabular import Table, TableRow, read_table
 
 CHUNK = 2000
+MAX_STORED_ERRORS = 1000
 
 HOUSEHOLD_COLUMNS = {
     "number": ["户编号", "户码", "户编码"],
@@ -128,26 +129,21 @@ class ImportReport:
     rows_total: int = 0
     created: int = 0
     updated: int = 0
+    rejected: int = 0
     errors: list[dict] = field(default_factory=list)
 
-    @property
-    def rejected(self) -> int:
-        return len(self.errors)
-
     def reject(self, row: int, column: str, reason: str) -> None:
-        self.errors.append(
-            {"row": row, "field": COLUMN_LABEL.get(column, column), "reason": reason}
-        )
-
-    def as_dict(self) -> dict:
-        return {
-            "kind": self.kind,
-            "rows_total": self.rows_total,
-            "created": self.created,
-            "updated": self.updated,
-            "rejected": self.rejected,
-            "errors": self.errors,
-        }
+        self.rejected += 1
+        # Keep the report readable and bounded; the count stays exact.
+        if len(self.errors) < MAX_STORED_ERRORS:
+            # Reasons may quote the cell: never store a full ID or phone number.
+            self.errors.append(
+                {
+                    "row": row,
+                    "field": COLUMN_LABEL.get(column, column),
+                    "reason": pii.mask_pii_in_text(reason),
+                }
+            )
 
 
 def _choice(values: dict, column: str, mapping: dict, *, required: bool, default=""):
@@ -234,10 +230,9 @@ def import_households(table: Table, *, scope_prefix: str | None) -> ImportReport
                     raise RowError("village", f"村代码 {village} 不是系统中现行的村级区划")
                 if _outside_scope(village, scope_prefix):
                     raise RowError("village", f"村代码 {village} 不在您的管辖范围内")
-                if not (
-                    number.isdigit() and number.startswith(village) and len(number) > len(village)
-                ):
-                    raise RowError("number", "户编号应为“村代码+户序号”的数字编号")
+                problem = household_number_problem(number, village)
+                if problem:
+                    raise RowError("number", problem)
                 if number in first_seen:
                     raise RowError("number", f"户编号与第 {first_seen[number]} 行重复")
                 household = Household(
@@ -440,7 +435,12 @@ def registry_import(
     max_bytes: int = 30 * 1024 * 1024,
     request=None,
 ) -> RegistryImport:
-    """Import one file; raises TabularError when the file as a whole cannot be read."""
+    """Import one file; raises TabularError when the file as a whole cannot be read.
+
+    `scope_prefix=None` means the whole registry and is only for operators (`by=None`, the
+    management command); a user always imports within a region."""
+    if scope_prefix is None and by is not None:
+        raise PermissionDenied("没有管辖范围的账号不能导入登记数据")
     kind = kind or detect_kind(data, filename, max_bytes)
     columns, required, importer = KIND_SPEC[kind]
     table = _open(data, filename, columns, required, max_bytes)

@@ -225,6 +225,7 @@ class Member(models.Model):
             models.CheckConstraint(
                 condition=Q(disability_level__isnull=True) | Q(health=Health.DISABLED),
                 name="disability_level_only_when_disabled",
+                violation_error_message="填写了残疾等级，健康状况应为“残疾”",
             ),
         ]
 

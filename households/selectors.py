@@ -10,7 +10,7 @@ from households.choices import Relation
 from households.idnumber import IdNumberError, normalise_id_number
 from households.models import Household, Member
 
-_ID_LIKE = re.compile(r"^[0-9０-９]{14,17}[0-9Xxｘ]$")
+_ID_LIKE = re.compile(r"^[0-9０-９]{14,17}[0-9Xxｘ]$")  # after folding, 15 or 18 long
 _DIGITS = re.compile(r"^[0-9]+$")
 
 
@@ -25,24 +25,28 @@ def households_for(user):
 
 
 def search_households(queryset, query: str):
-    """Search by ID number (exact, via the keyed hash), household number, or member name.
+    """Search by household number, ID number (exact, via the keyed hash) or member name.
 
-    A query that looks like an ID number but is malformed is a ValidationError with the
-    reason: a cadre who mistyped one digit should be told, not shown an empty list."""
+    A digit string is first taken as a 户编号 (the demo's are 17 digits, some counties' 18);
+    only a 15- or 18-character string that matches no household number is taken as an ID
+    number, and if it is malformed that is a ValidationError with the reason — a cadre who
+    mistyped one digit should be told, not shown an empty list."""
     text = "".join((query or "").split())
     if not text:
         return queryset
-    if _ID_LIKE.match(text):
+    if _DIGITS.match(text):
+        by_number = queryset.filter(number__startswith=text)
+        if len(text) not in (15, 18) or by_number.exists():
+            return by_number
+    if _ID_LIKE.match(text) and len(text) in (15, 18):
         try:
             normalised = normalise_id_number(text)
         except IdNumberError as exc:
-            raise ValidationError({"q": exc.reason}) from None
+            raise ValidationError({"q": pii.mask_pii_in_text(exc.reason)}) from None
         holder = Member.objects.filter(
             household=OuterRef("pk"), id_number_hash=pii.id_number_hash(normalised)
         )
         return queryset.filter(Exists(holder))
-    if _DIGITS.match(text):
-        return queryset.filter(number__startswith=text)
     named = Member.objects.filter(household=OuterRef("pk"), name__contains=text)
     return queryset.filter(Q(Exists(named)) | Q(address__contains=text))
 

@@ -201,11 +201,24 @@ def household_update(*, household: Household, by=None, **fields) -> Household:
     return household
 
 
+HOUSEHOLD_NUMBER = re.compile(r"^[0-9]{13,24}$")
+
+
+def household_number_problem(number: str, village_code: str) -> str | None:
+    """户编号 = the village's 12-digit code + a serial: plain ASCII digits, 13-24 long."""
+    if not HOUSEHOLD_NUMBER.match(number):
+        return "户编号应为13至24位数字（村代码+户序号）"
+    if not number.startswith(village_code):
+        return "户编号应以所在村的12位区划代码开头"
+    return None
+
+
 def _check_village(household: Household) -> None:
     if household.village.level != RegionLevel.VILLAGE:
         raise ValidationError({"village": "农户所在区划必须是村级"})
-    if not household.number.startswith(household.village_id):
-        raise ValidationError({"number": "户编号应以所在村的12位区划代码开头"})
+    problem = household_number_problem(household.number, household.village_id)
+    if problem:
+        raise ValidationError({"number": problem})
 
 
 INCOME_AMOUNT_FIELDS = (

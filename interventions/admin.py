@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from config.admin_base import ReadOnlyAdmin
 from interventions.models import AidPlan, MeasureCategory, MeasureRecord, PlannedMeasure
 from monitor.models import Case
 
@@ -12,7 +13,7 @@ class MeasureCategoryAdmin(admin.ModelAdmin):
     list_editable = ["active", "sort_order"]
 
 
-class ScopedByCase(admin.ModelAdmin):
+class ScopedByCase(ReadOnlyAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).filter(case__in=Case.objects.visible_to(request.user))
 
@@ -30,7 +31,7 @@ class AidPlanAdmin(ScopedByCase):
 
 
 @admin.register(PlannedMeasure)
-class PlannedMeasureAdmin(admin.ModelAdmin):
+class PlannedMeasureAdmin(ReadOnlyAdmin):
     list_display = ["plan", "category", "description"]
 
     def get_queryset(self, request):

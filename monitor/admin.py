@@ -3,6 +3,7 @@ monitor.workflow, never by editing its status in a form."""
 
 from django.contrib import admin
 
+from config.admin_base import ReadOnlyAdmin
 from monitor.models import (
     Appraisal,
     Case,
@@ -17,8 +18,8 @@ from monitor.models import (
 )
 
 
-class ScopedCaseAdmin(admin.ModelAdmin):
-    """Records of cases follow the region scope of their case."""
+class ScopedCaseAdmin(ReadOnlyAdmin):
+    """Records of cases follow the region scope of their case, read-only."""
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(case__in=Case.objects.visible_to(request.user))
@@ -40,7 +41,7 @@ class CaseTransitionInline(admin.TabularInline):
 
 
 @admin.register(Case)
-class CaseAdmin(admin.ModelAdmin):
+class CaseAdmin(ReadOnlyAdmin):
     list_display = [
         "household",
         "category",

@@ -3,6 +3,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError as ApiValidationError
 
+from config.filters import IdFilter
 from households.models import Region
 from interventions.models import MeasureRecord
 from monitor.choices import RISK_TYPES, Category, Channel, Status
@@ -22,7 +23,7 @@ class CaseFilter(django_filters.FilterSet):
         method="filter_without_measure", label="是否尚无帮扶措施"
     )
     green_channel = django_filters.BooleanFilter(label="绿色通道")
-    household = django_filters.NumberFilter(field_name="household_id", label="农户ID")
+    household = IdFilter(field_name="household_id", label="农户ID")
 
     class Meta:
         model = Case

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -133,7 +135,7 @@ class IncomeRecordSerializer(serializers.ModelSerializer):
 
     household = serializers.PrimaryKeyRelatedField(queryset=Household.objects.none())
     household_size = serializers.IntegerField(
-        required=False, min_value=1, help_text="家庭人口；不填则取登记的成员数"
+        required=False, min_value=1, max_value=50, help_text="家庭人口；不填则取登记的成员数"
     )
     period_end = serializers.DateField(
         required=False, help_text="统计截止日期；不填则为当年12月31日"
@@ -169,6 +171,19 @@ class IncomeRecordSerializer(serializers.ModelSerializer):
         # The service replaces the record of the same period, so the model's unique check on
         # (household, period_end) must not refuse it first.
         validators = []
+        # Each amount under a billion yuan keeps every computed total within its column.
+        extra_kwargs = {
+            name: {"min_value": Decimal("-999999999"), "max_value": Decimal("999999999")}
+            for name in (
+                "wage_income",
+                "operating_income",
+                "property_income",
+                "transfer_income",
+                "production_cost",
+                "medical_expense",
+                "education_expense",
+            )
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -189,13 +204,27 @@ class IncomeRecordSerializer(serializers.ModelSerializer):
             if name != "operating_income" and attrs.get(name, 0) < 0:
                 raise serializers.ValidationError({name: "金额不能为负数"})
         year = attrs.get("year")
-        if year is not None and not 2000 <= year <= timezone.localdate().year:
+        today = timezone.localdate()
+        if year is not None and not 2000 <= year <= today.year:
             raise serializers.ValidationError({"year": "年度应在2000年至今年之间"})
+        period_end = attrs.get("period_end")
+        if period_end is not None and (period_end.year != year or period_end > today):
+            raise serializers.ValidationError(
+                {"period_end": "统计截止日期应在所填年度之内，且不晚于今天"}
+            )
         return attrs
 
 
 class MonitoringLineSerializer(serializers.ModelSerializer):
     region_name = serializers.CharField(source="region.name", read_only=True)
+    amount = serializers.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        max_value=Decimal("1000000"),
+        help_text="人均纯收入监测标准（元/人·年）",
+    )
+    year = serializers.IntegerField(min_value=2000, max_value=2100)
 
     class Meta:
         model = MonitoringLine

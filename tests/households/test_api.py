@@ -328,3 +328,13 @@ def test_openapi_schema_and_docs_are_served(client, users):
     assert b"/api/households/" in schema.content
     assert "身份证号".encode() in schema.content
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_a_full_household_number_is_found_not_mistaken_for_an_id(api, homes):
+    client = api("approver")
+    number = homes["b"].number  # 17 digits, as the demo's
+    assert _numbers(client.get("/api/households/", {"q": number})) == {number}
+    # The village code part finds the village's households.
+    assert _numbers(client.get("/api/households/", {"q": number[:12]})) == {number}
+    # An 18-digit string that is no household number is still an ID number search.
+    assert client.get("/api/households/", {"q": number + "0"}).status_code == 400
