@@ -187,7 +187,13 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"anon": "60/min", "user": "600/min"},
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.ScopedRateThrottle",
+    ],
+    # Revealing full numbers is rare work at the door; a burst of it is a leak in progress.
+    "DEFAULT_THROTTLE_RATES": {"anon": "60/min", "user": "1200/min", "reveal": "60/hour"},
 }
 
 SPECTACULAR_SETTINGS = {

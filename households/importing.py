@@ -52,7 +52,7 @@ HOUSEHOLD_COLUMNS = {
 MEMBER_COLUMNS = {
     "household": ["户编号", "户码", "户编码"],
     "name": ["姓名"],
-    "id_number": ["身份证号", "身份证号码", "证件号码", "公民身份号码"],
+    "id_number": ["身份证号", "身份证号码", "证件号码", "公民身份号码", "身份证"],
     "relation": ["与户主关系"],
     "health": ["健康状况"],
     "disability_level": ["残疾等级"],
@@ -184,6 +184,10 @@ def _code(values: dict, column: str) -> str:
     return raw
 
 
+def _first_known(new, stored):
+    return stored if new is None else new
+
+
 def _chunks(rows: Iterable[TableRow], size: int) -> Iterator[list[TableRow]]:
     iterator = iter(rows)
     while chunk := list(islice(iterator, size)):
@@ -261,6 +265,16 @@ def import_households(table: Table, *, scope_prefix: str | None) -> ImportReport
             if _outside_scope(village, scope_prefix):
                 report.reject(first_seen[number], "number", "该户编号已登记在您管辖范围外")
                 del batch[number]
+        # A blank cell on re-import keeps what is stored: an unsafe-housing finding must not
+        # vanish because a later export left the column empty.
+        stored = Household.objects.filter(number__in=[n for n in batch if n in existing])
+        for number, housing, water, address in stored.values_list(
+            "number", "housing_safe", "water_safe", "address"
+        ):
+            household = batch[number]
+            household.housing_safe = _first_known(household.housing_safe, housing)
+            household.water_safe = _first_known(household.water_safe, water)
+            household.address = household.address or address
         Household.objects.bulk_create(
             batch.values(),
             update_conflicts=True,
@@ -296,6 +310,7 @@ def import_members(
         update_fields += ["phone_encrypted", "phone_hash", "phone_masked"]
     first_seen: dict[str, int] = {}
     head_row: dict[str, int] = {}
+    blank_phone: set[str] = set()
     for chunk in _chunks(table.rows, CHUNK):
         numbers = {row.values.get("household", "") for row in chunk}
         households = {
@@ -324,6 +339,8 @@ def import_members(
                 continue
             first_seen[member.id_number_hash] = row.number
             batch[member.id_number_hash] = (row.number, member)
+            if not values.get("phone"):
+                blank_phone.add(member.id_number_hash)
         if not batch:
             continue
         existing = dict(
@@ -339,6 +356,8 @@ def import_members(
                     "id_number",
                     "该身份证号已登记在您管辖范围外的农户中，请联系上级核实",
                 )
+        _refuse_second_heads(batch, report)
+        _keep_stored_where_blank(batch, existing, blank_phone, present)
         Member.objects.bulk_create(
             [member for _, member in batch.values()],
             update_conflicts=True,
@@ -349,6 +368,42 @@ def import_members(
         report.updated += updated
         report.created += len(batch) - updated
     return report
+
+
+def _refuse_second_heads(batch: dict, report: ImportReport) -> None:
+    """One 户主 per household: a head row for a household whose stored head is someone else
+    is refused (change the old head's relation first)."""
+    heads = {member.household_id for _, member in batch.values() if member.relation == "head"}
+    if not heads:
+        return
+    stored = dict(
+        Member.objects.filter(household_id__in=heads, relation=Relation.HEAD).values_list(
+            "household_id", "id_number_hash"
+        )
+    )
+    for id_hash, (row_number, member) in list(batch.items()):
+        if member.relation == Relation.HEAD and stored.get(member.household_id, id_hash) != id_hash:
+            del batch[id_hash]
+            report.reject(
+                row_number,
+                "relation",
+                "该户已登记了另一位户主；如需更换，请先把原户主的关系改为其他",
+            )
+
+
+def _keep_stored_where_blank(
+    batch: dict, existing: dict, blank_phone: set[str], present: set[str]
+) -> None:
+    """A blank phone cell on re-import keeps the stored phone instead of erasing it."""
+    keep = [h for h in batch if h in existing and h in blank_phone and "phone" in present]
+    if not keep:
+        return
+    stored = Member.objects.filter(id_number_hash__in=keep).values_list(
+        "id_number_hash", "phone_encrypted", "phone_hash", "phone_masked"
+    )
+    for id_hash, encrypted, digest, masked in stored:
+        member = batch[id_hash][1]
+        member.phone_encrypted, member.phone_hash, member.phone_masked = encrypted, digest, masked
 
 
 def _member_from_row(

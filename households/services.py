@@ -12,7 +12,7 @@ from django.db import transaction
 from accounts.audit import audit_record
 from accounts.choices import REVEAL_ROLES, AuditAction
 from households import pii
-from households.choices import RegionLevel
+from households.choices import RegionLevel, Relation
 from households.idnumber import IdNumberError, parse_id_number
 from households.models import Household, IncomeRecord, Member, MonitoringLine, Region
 
@@ -116,8 +116,23 @@ def _check_unique_id(member: Member) -> None:
     clash = Member.objects.filter(id_number_hash=member.id_number_hash)
     if member.pk:
         clash = clash.exclude(pk=member.pk)
-    if clash.exists():
+    household_id = clash.values_list("household_id", flat=True).first()
+    if household_id == member.household_id:
+        raise ValidationError({"id_number": "该成员已登记在本户，请勿重复登记"})
+    if household_id is not None:
         raise ValidationError({"id_number": "该身份证号已登记为其他农户的成员，一人只能登记在一户"})
+
+
+def _check_one_head(member: Member) -> None:
+    if member.relation != Relation.HEAD:
+        return
+    others = Member.objects.filter(household_id=member.household_id, relation=Relation.HEAD)
+    if member.pk:
+        others = others.exclude(pk=member.pk)
+    if others.exists():
+        raise ValidationError(
+            {"relation": "该户已登记了户主；如需更换，请先把原户主的关系改为其他"}
+        )
 
 
 @transaction.atomic
@@ -127,6 +142,7 @@ def member_create(
     member = Member(household=household, **fields)
     member_prepare(member, id_number=id_number, phone=phone)
     _check_unique_id(member)
+    _check_one_head(member)
     member.full_clean(exclude=["id_number_encrypted", "id_number_hash"])
     member.save()
     audit_record(actor=by, action=AuditAction.CREATE, obj=member)
@@ -142,6 +158,7 @@ def member_update(
     member_prepare(member, id_number=id_number, phone=phone)
     if id_number is not None:
         _check_unique_id(member)
+    _check_one_head(member)
     member.full_clean(exclude=["id_number_encrypted", "id_number_hash"])
     member.save()
     audit_record(

@@ -271,3 +271,8 @@ class RegistryImportSerializer(serializers.ModelSerializer):
             "rows_rejected",
             "errors",
         ]
+
+
+class RegistryImportSummarySerializer(RegistryImportSerializer):
+    class Meta(RegistryImportSerializer.Meta):
+        fields = [f for f in RegistryImportSerializer.Meta.fields if f != "errors"]

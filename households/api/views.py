@@ -23,6 +23,7 @@ from households.api.serializers import (
     MonitoringLineSerializer,
     RegionSerializer,
     RegistryImportSerializer,
+    RegistryImportSummarySerializer,
     RegistryImportUploadSerializer,
     RevealRequestSerializer,
     RevealResponseSerializer,
@@ -129,6 +130,10 @@ class MemberViewSet(
     ordering_fields = ["name", "updated_at"]
     read_only_actions = ("reveal",)
 
+    @property
+    def throttle_scope(self):
+        return "reveal" if self.action == "reveal" else None
+
     def get_queryset(self):
         return members_for(self.request.user).order_by("household_id", "id")
 
@@ -204,6 +209,13 @@ class MonitoringLineViewSet(viewsets.ModelViewSet):
 
 class RegistryImportViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = RegistryImportSerializer
+
+    def get_serializer_class(self):
+        # Lists are summaries; the row errors come with one import's detail.
+        if self.action == "list":
+            return RegistryImportSummarySerializer
+        return RegistryImportSerializer
+
     permission_classes = [PeopleDataAccess]
 
     def get_queryset(self):

@@ -20,7 +20,7 @@ from monitor.choices import RowOutcome
 
 COLUMNS = {
     "name": ["姓名", "name"],
-    "id_number": ["身份证号", "身份证号码", "证件号码", "公民身份号码", "id_number"],
+    "id_number": ["身份证号", "身份证号码", "证件号码", "公民身份号码", "身份证", "id_number"],
     "indicator": ["预警类型", "预警指标", "预警事项", "类型", "indicator"],
     "amount": ["金额", "自付金额", "费用", "救助金额", "amount"],
     "occurred_on": ["发生日期", "日期", "认定日期", "occurred_on"],

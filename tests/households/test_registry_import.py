@@ -163,3 +163,64 @@ def test_no_plain_id_number_or_phone_is_stored_anywhere(one_household):
     text = dump.getvalue()
     assert GOOD_ID not in text and GOOD_ID[:17] not in text
     assert phone not in text
+
+
+def test_error_reasons_never_carry_a_full_id_number(one_household):
+    full = make_id_number(sequence=40)
+    report = _import(
+        _members_csv(
+            f"{one_household.number},甲,{full}.0,户主,健康,普通劳动力,",
+            f"{full},乙,{make_id_number(sequence=42)},子女,健康,普通劳动力,",
+            f"{one_household.number},丙,{make_id_number(sequence=44)},{full},健康,普通劳动力,",
+        )
+    )
+    assert report.rows_rejected == 3
+    stored = RegistryImport.objects.get(pk=report.pk).errors
+    assert full not in repr(stored)
+    assert full[:6] + "********" + full[-4:] in repr(stored)
+
+
+def test_a_second_head_is_refused_across_files_and_a_blank_phone_keeps_the_stored_one(
+    one_household,
+):
+    number = one_household.number
+    _import(_members_csv(f"{number},张三,{GOOD_ID},户主,健康,普通劳动力,13800138000"))
+    second = _import(
+        _members_csv(
+            f"{number},张三,{GOOD_ID},户主,健康,技能劳动力,",
+            f"{number},王五,{make_id_number(sequence=52)},子女,健康,普通劳动力,",
+        )
+    )
+    assert second.rows_rejected == 0
+    third = _import(
+        _members_csv(f"{number},李四,{make_id_number(sequence=50)},户主,健康,普通劳动力,")
+    )
+    assert [(e["row"], e["field"]) for e in third.errors] == [(2, "与户主关系")]
+    head = Member.objects.get(relation="head")
+    assert (head.name, head.labour, head.phone_masked) == ("张三", "skilled", "138****8000")
+
+
+def test_a_reimport_with_blank_safety_columns_keeps_the_recorded_finding(regions):
+    header = "户编号,村代码,户类型,住房安全\n"
+    _import(f"{header}{VILLAGE_A}00001,{VILLAGE_A},一般农户,否\n".encode())
+    _import(f"{header}{VILLAGE_A}00001,{VILLAGE_A},一般农户,\n".encode())
+    assert Household.objects.get().housing_safe is False
+
+
+def test_a_user_without_a_region_cannot_import(api, users, db):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    cadre = users["cadre_a"]
+    cadre.region = None
+    cadre.save()
+    response = api("cadre_a").post(
+        "/api/registry-imports/upload/",
+        {
+            "file": SimpleUploadedFile(
+                "h.csv", f"户编号,村代码,户类型\n{VILLAGE_A}00001,{VILLAGE_A},一般农户\n".encode()
+            )
+        },
+        format="multipart",
+    )
+    assert response.status_code == 403
+    assert Household.objects.count() == 0
