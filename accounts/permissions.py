@@ -59,3 +59,17 @@ class IsAuditor(BasePermission):
     def has_permission(self, request, view):
         user = request.user
         return bool(user and user.is_authenticated and user.role == Role.AUDITOR)
+
+
+class IsDepartment(BasePermission):
+    """A department's machine account with an active department record. Such an account
+    reaches only its own batches: it has no region scope, so it never reads households."""
+
+    message = "仅行业部门接口账号可推送预警名单。"
+
+    def has_permission(self, request, view):
+        user = request.user
+        if not (user and user.is_authenticated and user.role == Role.DEPARTMENT):
+            return False
+        record = getattr(user, "department_record", None)
+        return record is not None and record.active

@@ -213,6 +213,8 @@ SPECTACULAR_SETTINGS = {
         "NotificationKindEnum": "monitor.choices.NotificationKind",
         "MeasureStatusEnum": "interventions.models.MeasureStatus",
         "HouseholdKindEnum": "households.choices.HouseholdKind",
+        "ClueOutcomeEnum": "monitor.choices.ClueOutcome",
+        "RowOutcomeEnum": "monitor.choices.RowOutcome",
     },
 }
 

@@ -9,6 +9,7 @@ from accounts.forms import LoginForm
 from households.api import views as household_api
 from households.views import HouseholdListPage, home
 from interventions.api import views as interventions_api
+from monitor.api import feeds as feeds_api
 from monitor.api import views as monitor_api
 
 router = DefaultRouter()
@@ -21,6 +22,8 @@ router.register("monitoring-lines", household_api.MonitoringLineViewSet, basenam
 router.register("registry-imports", household_api.RegistryImportViewSet, basename="registry-import")
 
 router.register("cases", monitor_api.CaseViewSet, basename="case")
+router.register("feeds/batches", feeds_api.WarningBatchViewSet, basename="warning-batch")
+router.register("clues", feeds_api.ClueViewSet, basename="clue")
 router.register("overdue-items", monitor_api.OverdueItemViewSet, basename="overdue-item")
 router.register("notifications", monitor_api.NotificationViewSet, basename="notification")
 router.register("measures", interventions_api.MeasureRecordViewSet, basename="measure")

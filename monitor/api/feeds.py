@@ -1,0 +1,262 @@
+"""Department feed API (machine clients) and the clue API (village, township, county)."""
+
+from django.conf import settings
+from django.db.models import Prefetch
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from accounts.permissions import IsDepartment, PeopleDataAccess
+from config.errors import DomainError
+from monitor.choices import RISK_TYPES, Category, ClueOutcome, RowOutcome
+from monitor.feeds import clues as clue_services
+from monitor.feeds.intake import receive_file, receive_json
+from monitor.models import Clue, WarningBatch, WarningRow
+
+FEED_ERRORS = {
+    400: OpenApiResponse(description="名单无法读取（格式、缺少必填列等），detail 为中文原因"),
+    403: OpenApiResponse(description="不是启用的行业部门接口账号"),
+    413: OpenApiResponse(description="名单文件过大，或 XLSX 解压后过大"),
+    422: OpenApiResponse(description="批次号已用于内容不同的另一份名单"),
+}
+
+
+class BatchSerializer(serializers.ModelSerializer):
+    department = serializers.CharField(source="department.name", default=None)
+    status_display = serializers.CharField(source="get_status_display")
+
+    class Meta:
+        model = WarningBatch
+        fields = [
+            "id",
+            "department",
+            "batch_key",
+            "file_name",
+            "file_format",
+            "status",
+            "status_display",
+            "error",
+            "received_at",
+            "processed_at",
+            "rows_total",
+            "rows_invalid",
+            "rows_duplicate",
+            "rows_not_found",
+            "rows_new_clue",
+            "rows_merged",
+            "rows_attached",
+        ]
+
+
+class BatchRowSerializer(serializers.ModelSerializer):
+    """回执中的一行：处理结果与原因。匹配到的只给出户编号，不返回农户信息。"""
+
+    outcome_display = serializers.CharField(source="get_outcome_display")
+    household_number = serializers.CharField(source="household.number", default=None)
+
+    class Meta:
+        model = WarningRow
+        fields = [
+            "row_number",
+            "name",
+            "id_number_masked",
+            "indicator",
+            "amount",
+            "occurred_on",
+            "outcome",
+            "outcome_display",
+            "reason",
+            "household_number",
+            "clue",
+            "case",
+        ]
+
+
+class BatchUploadSerializer(serializers.Serializer):
+    batch_key = serializers.CharField(max_length=100, help_text="部门自定的批次号，重复推送时去重")
+    file = serializers.FileField(required=False, help_text="CSV（UTF-8/GBK）或 XLSX 名单")
+    rows = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text="JSON 行：姓名、身份证号、预警类型、金额、发生日期、说明",
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="本部门推送的预警名单批次"),
+    retrieve=extend_schema(summary="批次回执（状态与各类计数）"),
+)
+class WarningBatchViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = BatchSerializer
+    permission_classes = [IsDepartment]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        user = self.request.user
+        if not user.is_authenticated:
+            return WarningBatch.objects.none()
+        return (
+            WarningBatch.objects.filter(department__account=user)
+            .select_related("department")
+            .defer("payload")
+        )
+
+    @extend_schema(
+        summary="推送预警名单（JSON 行或 CSV/XLSX 文件）",
+        description="名单先加密保存再排队处理，返回 202 与批次号；同一批次号、同样内容再次推送返回"
+        "原批次（200），内容不同返回 422。处理结果见回执接口。",
+        request={
+            "application/json": BatchUploadSerializer,
+            "multipart/form-data": BatchUploadSerializer,
+        },
+        responses={202: BatchSerializer, 200: BatchSerializer, **FEED_ERRORS},
+    )
+    def create(self, request):
+        department = request.user.department_record
+        is_json = (request.content_type or "").startswith("application/json")
+        limit = settings.FEED_MAX_JSON_BYTES if is_json else settings.FEED_MAX_FILE_BYTES
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > limit:
+            raise DomainError(f"名单超过 {limit // (1024 * 1024)} MB 的上限，请分批推送", 413)
+        if is_json:
+            body = request.data if isinstance(request.data, dict) else {}
+            received = receive_json(
+                department=department, batch_key=body.get("batch_key"), rows=body.get("rows")
+            )
+        else:
+            upload = request.FILES.get("file")
+            if upload is None:
+                raise DomainError("请以 file 字段上传名单文件，或以 JSON 推送 rows", 400)
+            received = receive_file(
+                department=department,
+                batch_key=request.data.get("batch_key"),
+                data=upload.read(),
+                file_name=upload.name or "",
+                max_bytes=settings.FEED_MAX_FILE_BYTES,
+            )
+        batch = self.get_queryset().get(pk=received.batch.pk)
+        code = status.HTTP_202_ACCEPTED if received.created else status.HTTP_200_OK
+        return Response(BatchSerializer(batch).data, status=code)
+
+    @extend_schema(
+        summary="批次回执明细（逐行处理结果）", responses={200: BatchRowSerializer(many=True)}
+    )
+    @action(detail=True, methods=["get"])
+    def rows(self, request, pk=None):
+        batch = self.get_object()
+        rows = batch.rows.select_related("household").order_by("row_number")
+        wanted = request.query_params.get("outcome")
+        if wanted:
+            if wanted not in RowOutcome.values:
+                raise DomainError(f"outcome 应为：{'、'.join(RowOutcome.values)}", 400)
+            rows = rows.filter(outcome=wanted)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(BatchRowSerializer(page, many=True).data)
+
+
+class EvidenceSerializer(serializers.ModelSerializer):
+    department = serializers.CharField(source="batch.department.name", default="数据筛查")
+    received_at = serializers.DateTimeField(source="batch.received_at")
+
+    class Meta:
+        model = WarningRow
+        fields = [
+            "department",
+            "received_at",
+            "name",
+            "indicator",
+            "amount",
+            "occurred_on",
+            "detail",
+        ]
+
+
+class ClueSerializer(serializers.ModelSerializer):
+    household_number = serializers.CharField(source="household.number", default=None)
+    village_name = serializers.CharField(source="village.name")
+    channel_display = serializers.CharField(source="get_channel_display")
+    status_display = serializers.CharField(source="get_status_display")
+    outcome_display = serializers.CharField(source="get_outcome_display")
+    evidence = EvidenceSerializer(many=True, read_only=True)
+    overdue = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Clue
+        fields = [
+            "id",
+            "household",
+            "household_number",
+            "village",
+            "village_name",
+            "channel",
+            "channel_display",
+            "status",
+            "status_display",
+            "raised_on",
+            "due_on",
+            "overdue",
+            "outcome",
+            "outcome_display",
+            "outcome_note",
+            "closed_at",
+            "case",
+            "evidence",
+        ]
+
+    def get_overdue(self, clue) -> bool:
+        return clue.status != "closed" and clue.due_on < timezone.localdate()
+
+
+class VerifySerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=ClueOutcome.choices, help_text="核实结果")
+    note = serializers.CharField(max_length=500, help_text="核实说明")
+    category = serializers.ChoiceField(
+        choices=Category.choices, required=False, help_text="纳入监测时必填：监测对象类别"
+    )
+    risk_codes = serializers.ListField(
+        child=serializers.ChoiceField(choices=RISK_TYPES),
+        required=False,
+        max_length=5,
+        help_text="纳入监测时可改：风险类型，默认按预警类型推定",
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="预警线索（本人管辖范围）"),
+    retrieve=extend_schema(summary="预警线索详情与证据"),
+)
+class ClueViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = ClueSerializer
+    permission_classes = [PeopleDataAccess]
+    filterset_fields = ["status", "channel", "outcome"]
+    read_only_actions = ("verify", "accept")
+
+    def get_queryset(self):
+        evidence = WarningRow.objects.select_related("batch__department").order_by("id")
+        return (
+            Clue.objects.visible_to(self.request.user)
+            .select_related("household", "village")
+            .prefetch_related(Prefetch("evidence", queryset=evidence))
+            .order_by("due_on", "id")
+        )
+
+    @extend_schema(
+        summary="村级核实反馈", request=VerifySerializer, responses={200: ClueSerializer}
+    )
+    @action(detail=True, methods=["post"])
+    def verify(self, request, pk=None):
+        clue = self.get_object()
+        payload = VerifySerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        clue_services.clue_verify(clue_id=clue.pk, by=request.user, **payload.validated_data)
+        return Response(ClueSerializer(self.get_queryset().get(pk=clue.pk)).data)
+
+    @extend_schema(summary="乡镇受理农户自主申报", request=None, responses={200: ClueSerializer})
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):
+        clue = self.get_object()
+        clue_services.clue_accept(clue_id=clue.pk, by=request.user)
+        return Response(ClueSerializer(self.get_queryset().get(pk=clue.pk)).data)

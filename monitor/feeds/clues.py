@@ -1,0 +1,104 @@
+"""The village's verification of a warning clue, and the township's acceptance of a
+farmer's own application. Each closes the loop back to the source with an outcome."""
+
+from datetime import date
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.choices import Role
+from monitor.choices import CLOSED_STATUSES, Channel, ClueChannel, ClueOutcome, ClueStatus
+from monitor.feeds.indicators import risk_codes_for
+from monitor.models import Case, Clue
+from monitor.services import case_create
+from monitor.workflow import WorkflowError
+
+CASE_CHANNEL = {
+    ClueChannel.DEPARTMENT: Channel.DEPARTMENT_WARNING,
+    # Screening compares departments' data held in the registry: the same channel.
+    ClueChannel.DATA_SCREENING: Channel.DEPARTMENT_WARNING,
+    ClueChannel.SELF_APPLICATION: Channel.SELF_APPLICATION,
+}
+
+
+def _locked(clue_id: int, by) -> Clue:
+    clue = Clue.objects.visible_to(by).select_for_update(of=("self",)).filter(pk=clue_id).first()
+    if clue is None:
+        raise WorkflowError("未找到，或不在您的管辖范围内。", 404)
+    return clue
+
+
+def indicators_of(clue: Clue) -> list[str]:
+    return list(clue.evidence.exclude(indicator="").values_list("indicator", flat=True).distinct())
+
+
+@transaction.atomic
+def clue_verify(
+    *,
+    clue_id: int,
+    by,
+    outcome: str,
+    note: str,
+    category: str | None = None,
+    risk_codes: list[str] | None = None,
+    today: date | None = None,
+) -> Clue:
+    """核实反馈. 纳入监测 files a draft case pre-filled from the evidence; 已是监测对象 links
+    the household's open case; 不符合条件 and 无法核实 close the clue with the note."""
+    if by.role != Role.VILLAGE_CADRE:
+        raise PermissionDenied("预警线索由村干部入户核实并反馈")
+    clue = _locked(clue_id, by)
+    if clue.status != ClueStatus.VERIFYING:
+        raise WorkflowError(f"线索当前为「{clue.get_status_display()}」，不能反馈核实结果")
+    note = (note or "").strip()
+    if len(note) < 2:
+        raise ValidationError({"note": "请填写核实说明"})
+    if outcome not in ClueOutcome.values:
+        raise ValidationError(
+            {"outcome": "核实结果应为：纳入监测、不符合条件、已是监测对象或无法核实"}
+        )
+    today = today or timezone.localdate()
+    if outcome == ClueOutcome.IDENTIFY:
+        if clue.household is None:
+            raise ValidationError({"outcome": "申报人尚未登记为农户，请先登记农户及家庭成员"})
+        if not category:
+            raise ValidationError({"category": "纳入监测须选择监测对象类别"})
+        clue.case = case_create(
+            household=clue.household,
+            category=category,
+            channel=CASE_CHANNEL[clue.channel],
+            risk_codes=risk_codes or risk_codes_for(indicators_of(clue)),
+            found_on=clue.raised_on,
+            by=by,
+            description=note,
+            today=today,
+        )
+    elif outcome == ClueOutcome.ALREADY_MONITORED:
+        open_case = (
+            Case.objects.filter(household=clue.household)
+            .exclude(status__in=CLOSED_STATUSES)
+            .first()
+            if clue.household
+            else None
+        )
+        if open_case is None:
+            raise ValidationError({"outcome": "该户没有在办的监测案例，请选择其他核实结果"})
+        clue.case = open_case
+    clue.status, clue.outcome, clue.outcome_note = ClueStatus.CLOSED, outcome, note[:500]
+    clue.closed_by, clue.closed_at = by, timezone.now()
+    clue.save()
+    return clue
+
+
+@transaction.atomic
+def clue_accept(*, clue_id: int, by, note: str = "") -> Clue:
+    """乡镇受理: a farmer's own application goes on to the village for the home check."""
+    if by.role != Role.TOWNSHIP_REVIEWER:
+        raise PermissionDenied("农户自主申报由乡镇受理")
+    clue = _locked(clue_id, by)
+    if clue.status != ClueStatus.PENDING_ACCEPTANCE:
+        raise WorkflowError(f"线索当前为「{clue.get_status_display()}」，无需受理")
+    clue.status = ClueStatus.VERIFYING
+    clue.save(update_fields=["status"])
+    return clue
