@@ -290,3 +290,5 @@ MONITOR = {
 # Department warning lists: a list of a million rows as CSV is about 60 MB.
 FEED_MAX_FILE_BYTES = env_int("FEED_MAX_FILE_BYTES", 200 * 1024 * 1024)
 FEED_MAX_JSON_BYTES = env_int("FEED_MAX_JSON_BYTES", 50 * 1024 * 1024)
+# Crash test only: a worker pauses mid-batch and waits to be killed (monitor/feeds/matching).
+FEEDS_FAULT_DIR = env_str("FEEDS_FAULT_DIR", "")

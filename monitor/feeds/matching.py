@@ -156,6 +156,21 @@ def _count(batch: WarningBatch) -> None:
         setattr(batch, name, counts.get(outcome.value, 0))
 
 
+def _fault_injection_point(batch_id: int) -> None:
+    """For the crash test only (FEEDS_FAULT_DIR unset in every real deployment): announce
+    that the rows are staged, then wait to be killed or released."""
+    folder = settings.FEEDS_FAULT_DIR
+    if not folder:
+        return
+    import time
+    from pathlib import Path
+
+    Path(folder, f"staged-{batch_id}").touch()
+    deadline = time.monotonic() + 60
+    while not Path(folder, "release").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 def process_batch(batch_id: int, today: date | None = None) -> str:
     """Returns the batch's status afterwards, or 'skipped' when there was nothing to do (the
     batch is done, or another worker holds it)."""
@@ -191,6 +206,7 @@ def process_batch(batch_id: int, today: date | None = None) -> str:
             batch.save(update_fields=["status", "error", "processed_at"])
             return batch.status
         del data
+        _fault_injection_point(batch.pk)
         _match(batch.pk, today, channel)
         _count(batch)
         batch.status, batch.processed_at = BatchStatus.DONE, timezone.now()
