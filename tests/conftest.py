@@ -120,3 +120,15 @@ def _empty_cache():
 
     cache.clear()
     yield
+
+
+@pytest.fixture
+def eager_celery():
+    """Run tasks in-process even when REDIS_URL names a broker (as under CI): for tests of
+    what a task does, not of the queue. The real-worker tests do not use this."""
+    from config import celery_app
+
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous

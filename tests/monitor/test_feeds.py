@@ -16,7 +16,7 @@ from monitor.models.feeds import DepartmentKind
 from tests.conftest import COUNTY, sample_path
 from tests.factories import make_id_number
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
 
 
 def _department(name, kind, username):
