@@ -17,6 +17,7 @@ from monitor.choices import (
     IDENTIFYING_STATUSES,
     MONITORED_STATUSES,
     Channel,
+    ClueStatus,
     DeadlineStep,
     NotificationKind,
     Status,
@@ -126,6 +127,50 @@ def mark_overdue(today: date) -> dict:
         Deadline.objects.filter(pk__in=[d.pk for d in overdue]).update(overdue_since=today)
         raised = _notify(notes)
     return {"overdue": len(overdue), "notifications": raised}
+
+
+def mark_overdue_clues(today: date) -> dict:
+    """A warning clue not verified by its day (or a self-application not accepted) is
+    flagged to the responsible level and escalated to the one above, once."""
+    from monitor.models import Clue
+
+    with transaction.atomic():
+        late = list(
+            Clue.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(overdue_since__isnull=True, due_on__lt=today)
+            .exclude(status=ClueStatus.CLOSED)
+            .select_related("household")
+        )
+        notes = []
+        for clue in late:
+            village = clue.village_id
+            who = clue.household.number if clue.household else "农户自主申报"
+            if clue.status == ClueStatus.PENDING_ACCEPTANCE:
+                level, upper, step = RegionLevel.TOWNSHIP, RegionLevel.COUNTY, "乡镇受理"
+            else:
+                level, upper, step = RegionLevel.VILLAGE, RegionLevel.TOWNSHIP, "入户核实"
+            text = f"预警线索 {who}「{step}」已超期（应于 {clue.due_on:%Y-%m-%d} 前办结）"
+            notes.append(
+                Notification(
+                    region_id=region_code_at(village, level),
+                    role=ROLE_OF_LEVEL[level],
+                    kind=NotificationKind.OVERDUE,
+                    message=text,
+                    key=f"clue-overdue:{clue.pk}",
+                )
+            )
+            notes.append(
+                Notification(
+                    region_id=region_code_at(village, upper),
+                    role=ROLE_OF_LEVEL[upper],
+                    kind=NotificationKind.OVERDUE_ESCALATED,
+                    message="下级" + text,
+                    key=f"clue-overdue-up:{clue.pk}",
+                )
+            )
+        Clue.objects.filter(pk__in=[c.pk for c in late]).update(overdue_since=today)
+        raised = _notify(notes)
+    return {"overdue": len(late), "notifications": raised}
 
 
 def month_bounds(day: date) -> tuple[date, date]:

@@ -15,6 +15,7 @@ def sweep_deadlines(today: str | None = None) -> dict:
     day = date.fromisoformat(today) if today else timezone.localdate()
     return {
         "overdue": deadlines.mark_overdue(day),
+        "overdue_clues": deadlines.mark_overdue_clues(day),
         "no_measure": deadlines.flag_cases_without_measures(day),
     }
 

@@ -333,3 +333,30 @@ def test_the_village_verifies_a_clue_and_identify_opens_a_prefilled_draft_case(
     )
     assert again.status_code == 409
     assert json.dumps(again.json(), ensure_ascii=False).find("已反馈") > 0
+
+
+def test_an_unverified_clue_past_its_day_is_flagged_and_escalated_once(
+    registry, medical, django_capture_on_commit_callbacks
+):
+    from monitor.models import Notification
+    from monitor.tasks import sweep_deadlines
+
+    with django_capture_on_commit_callbacks(execute=True):
+        medical[1].post(
+            "/api/feeds/batches/",
+            {
+                "batch_key": "late",
+                "rows": [{"姓名": "甲", "身份证号": _member_ids(1)[0], "预警类型": "高额医疗自付"}],
+            },
+            format="json",
+        )
+    clue = Clue.objects.get()
+    day_after = clue.due_on.toordinal() + 1
+    from datetime import date
+
+    result = sweep_deadlines(today=date.fromordinal(day_after).isoformat())
+    assert result["overdue_clues"] == {"overdue": 1, "notifications": 2}
+    roles = set(Notification.objects.values_list("role", flat=True))
+    assert roles == {"village_cadre", "township_reviewer"}
+    again = sweep_deadlines(today=date.fromordinal(day_after + 1).isoformat())
+    assert again["overdue_clues"]["overdue"] == 0
