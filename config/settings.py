@@ -193,7 +193,12 @@ REST_FRAMEWORK = {
         "rest_framework.throttling.ScopedRateThrottle",
     ],
     # Revealing full numbers is rare work at the door; a burst of it is a leak in progress.
-    "DEFAULT_THROTTLE_RATES": {"anon": "60/min", "user": "1200/min", "reveal": "60/hour"},
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": "60/min",
+        "user": "1200/min",
+        "reveal": "60/hour",
+        "self_application": "10/hour",
+    },
 }
 
 SPECTACULAR_SETTINGS = {
@@ -215,6 +220,7 @@ SPECTACULAR_SETTINGS = {
         "HouseholdKindEnum": "households.choices.HouseholdKind",
         "ClueOutcomeEnum": "monitor.choices.ClueOutcome",
         "RowOutcomeEnum": "monitor.choices.RowOutcome",
+        "RiskTypeEnum": "monitor.choices.RISK_TYPES",
     },
 }
 

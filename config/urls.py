@@ -11,6 +11,7 @@ from households.views import HouseholdListPage, home
 from interventions.api import views as interventions_api
 from monitor.api import feeds as feeds_api
 from monitor.api import views as monitor_api
+from monitor.views import self_application_page
 
 router = DefaultRouter()
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
@@ -24,6 +25,7 @@ router.register("registry-imports", household_api.RegistryImportViewSet, basenam
 router.register("cases", monitor_api.CaseViewSet, basename="case")
 router.register("feeds/batches", feeds_api.WarningBatchViewSet, basename="warning-batch")
 router.register("clues", feeds_api.ClueViewSet, basename="clue")
+router.register("self-applications", feeds_api.SelfApplicationViewSet, basename="self-application")
 router.register("overdue-items", monitor_api.OverdueItemViewSet, basename="overdue-item")
 router.register("notifications", monitor_api.NotificationViewSet, basename="notification")
 router.register("measures", interventions_api.MeasureRecordViewSet, basename="measure")
@@ -45,6 +47,7 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("households/", HouseholdListPage.as_view(), name="household-list-page"),
+    path("apply/", self_application_page, name="self-application"),
     path("admin/", admin.site.urls),
     path("api/me/", MeView.as_view(), name="me"),
     path("api/", include(router.urls)),

@@ -7,12 +7,15 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from accounts.permissions import IsDepartment, PeopleDataAccess
 from config.errors import DomainError
+from households.models import Household
 from monitor.choices import RISK_TYPES, Category, ClueOutcome, RowOutcome
 from monitor.feeds import clues as clue_services
+from monitor.feeds.applications import self_application_submit
 from monitor.feeds.intake import receive_file, receive_json
 from monitor.models import Clue, WarningBatch, WarningRow
 
@@ -211,6 +214,18 @@ class ClueSerializer(serializers.ModelSerializer):
 
 
 class VerifySerializer(serializers.Serializer):
+    household = serializers.PrimaryKeyRelatedField(
+        queryset=Household.objects.none(),
+        required=False,
+        help_text="申报人原未登记时：村里新登记的农户ID",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["household"].queryset = Household.objects.visible_to(request.user)
+
     outcome = serializers.ChoiceField(choices=ClueOutcome.choices, help_text="核实结果")
     note = serializers.CharField(max_length=500, help_text="核实说明")
     category = serializers.ChoiceField(
@@ -249,7 +264,7 @@ class ClueViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def verify(self, request, pk=None):
         clue = self.get_object()
-        payload = VerifySerializer(data=request.data)
+        payload = VerifySerializer(data=request.data, context={"request": request})
         payload.is_valid(raise_exception=True)
         clue_services.clue_verify(clue_id=clue.pk, by=request.user, **payload.validated_data)
         return Response(ClueSerializer(self.get_queryset().get(pk=clue.pk)).data)
@@ -260,3 +275,62 @@ class ClueViewSet(viewsets.ReadOnlyModelViewSet):
         clue = self.get_object()
         clue_services.clue_accept(clue_id=clue.pk, by=request.user)
         return Response(ClueSerializer(self.get_queryset().get(pk=clue.pk)).data)
+
+
+class SelfApplicationSerializer(serializers.Serializer):
+    """一键申报：户主姓名、手机号、身份证号、困难情况，以及所在村和困难类型。Every field is
+    checked by the service, so one answer names every problem at once."""
+
+    name = serializers.CharField(max_length=50, allow_blank=True, default="", help_text="户主姓名")
+    phone = serializers.CharField(max_length=30, allow_blank=True, default="", help_text="手机号")
+    id_number = serializers.CharField(
+        max_length=40, allow_blank=True, default="", help_text="身份证号"
+    )
+    difficulty = serializers.CharField(
+        max_length=1000, allow_blank=True, default="", help_text="困难情况"
+    )
+    village = serializers.CharField(
+        max_length=12, allow_blank=True, default="", help_text="所在村12位区划代码"
+    )
+    risk_type = serializers.CharField(
+        max_length=4, allow_blank=True, default="", help_text="困难类型（风险类型代码，如 01 因病）"
+    )
+
+
+class SelfApplicationReceipt(serializers.Serializer):
+    reference = serializers.CharField()
+    message = serializers.CharField()
+
+
+APPLICATION_RECEIVED = (
+    "申报已收到，受理编号 {reference}。乡镇将在 {days} 日内受理，村干部会与您联系"
+    "并入户核实，请保持手机畅通。"
+)
+
+
+class SelfApplicationViewSet(viewsets.GenericViewSet):
+    """Public: no login. Rate-limited per client address (throttle scope self_application)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_scope = "self_application"
+    serializer_class = SelfApplicationSerializer
+
+    @extend_schema(
+        summary="农户一键申报（无需登录，按来源限流）",
+        responses={
+            201: SelfApplicationReceipt,
+            400: FEED_ERRORS[400],
+            429: OpenApiResponse(description="提交过于频繁"),
+        },
+    )
+    def create(self, request):
+        payload = SelfApplicationSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        application = self_application_submit(**payload.validated_data)
+        message = APPLICATION_RECEIVED.format(
+            reference=application.reference, days=settings.MONITOR["SELF_APPLICATION_ACCEPT_DAYS"]
+        )
+        return Response(
+            {"reference": application.reference, "message": message}, status=status.HTTP_201_CREATED
+        )

@@ -3,12 +3,22 @@ farmer's own application. Each closes the loop back to the source with an outcom
 
 from datetime import date
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.choices import Role
-from monitor.choices import CLOSED_STATUSES, Channel, ClueChannel, ClueOutcome, ClueStatus
+from households.models import Household
+from monitor.choices import (
+    CLOSED_STATUSES,
+    MAX_RISK_TYPES,
+    Channel,
+    ClueChannel,
+    ClueOutcome,
+    ClueStatus,
+)
+from monitor.deadlines import add_workdays
 from monitor.feeds.indicators import risk_codes_for
 from monitor.models import Case, Clue
 from monitor.services import case_create
@@ -29,8 +39,15 @@ def _locked(clue_id: int, by) -> Clue:
     return clue
 
 
-def indicators_of(clue: Clue) -> list[str]:
-    return list(clue.evidence.exclude(indicator="").values_list("indicator", flat=True).distinct())
+def suggested_risk_codes(clue: Clue) -> list[str]:
+    """Risk types from the evidence: the applicants' own choice first, then the
+    departments' indicators."""
+    chosen = list(clue.applications.values_list("risk_code", flat=True))
+    indicators = clue.evidence.exclude(indicator="").values_list("indicator", flat=True)
+    codes = list(dict.fromkeys(chosen + risk_codes_for(list(indicators.distinct()))))
+    if len(codes) > 1 and "99" in codes:
+        codes.remove("99")  # the fallback only when nothing more specific is known
+    return codes[:MAX_RISK_TYPES]
 
 
 @transaction.atomic
@@ -42,6 +59,7 @@ def clue_verify(
     note: str,
     category: str | None = None,
     risk_codes: list[str] | None = None,
+    household=None,
     today: date | None = None,
 ) -> Clue:
     """核实反馈. 纳入监测 files a draft case pre-filled from the evidence; 已是监测对象 links
@@ -59,6 +77,12 @@ def clue_verify(
             {"outcome": "核实结果应为：纳入监测、不符合条件、已是监测对象或无法核实"}
         )
     today = today or timezone.localdate()
+    if household is not None and clue.household is None:
+        # An applicant who was not yet registered: the cadre registered the household and
+        # links it here.
+        if not Household.objects.visible_to(by).filter(pk=household.pk).exists():
+            raise ValidationError({"household": "该农户不在您的管辖范围内"})
+        clue.household = household
     if outcome == ClueOutcome.IDENTIFY:
         if clue.household is None:
             raise ValidationError({"outcome": "申报人尚未登记为农户，请先登记农户及家庭成员"})
@@ -68,7 +92,7 @@ def clue_verify(
             household=clue.household,
             category=category,
             channel=CASE_CHANNEL[clue.channel],
-            risk_codes=risk_codes or risk_codes_for(indicators_of(clue)),
+            risk_codes=risk_codes or suggested_risk_codes(clue),
             found_on=clue.raised_on,
             by=by,
             description=note,
@@ -99,6 +123,10 @@ def clue_accept(*, clue_id: int, by, note: str = "") -> Clue:
     clue = _locked(clue_id, by)
     if clue.status != ClueStatus.PENDING_ACCEPTANCE:
         raise WorkflowError(f"线索当前为「{clue.get_status_display()}」，无需受理")
+    # The village's clock starts now: its home check within the configured working days.
+    today = timezone.localdate()
     clue.status = ClueStatus.VERIFYING
-    clue.save(update_fields=["status"])
+    clue.due_on = add_workdays(today, settings.MONITOR["CLUE_VERIFICATION_WORKDAYS"])
+    clue.overdue_since = None
+    clue.save(update_fields=["status", "due_on", "overdue_since"])
     return clue

@@ -13,7 +13,13 @@ from monitor.models.cases import (
     Notification,
     PublicNotice,
 )
-from monitor.models.feeds import Clue, Department, WarningBatch, WarningRow
+from monitor.models.feeds import (
+    Clue,
+    Department,
+    SelfApplication,
+    WarningBatch,
+    WarningRow,
+)
 
 __all__ = [
     "Appraisal",
@@ -28,6 +34,7 @@ __all__ = [
     "MonthlyVisit",
     "Notification",
     "PublicNotice",
+    "SelfApplication",
     "WarningBatch",
     "WarningRow",
 ]

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 
 from monitor.choices import (
+    RISK_TYPES,
     BatchStatus,
     ClueChannel,
     ClueOutcome,
@@ -224,3 +225,45 @@ class WarningRow(models.Model):
 
     def __str__(self):
         return f"{self.batch_id}:{self.row_number}"
+
+
+class SelfApplication(models.Model):
+    """农户自主申报（一键申报）: what a farmer sent from the public page — four fields plus
+    village and risk type. ID number and phone are stored protected like members'."""
+
+    clue = models.ForeignKey(
+        Clue,
+        verbose_name="预警线索",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="applications",
+    )
+    case = models.ForeignKey(
+        "monitor.Case",
+        verbose_name="已有监测案例",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="applications",
+    )
+    village = models.ForeignKey(
+        "households.Region", verbose_name="所在村", on_delete=models.PROTECT, related_name="+"
+    )
+    name = models.CharField("户主姓名", max_length=50)
+    id_number_encrypted = models.TextField(editable=False)
+    id_number_hash = models.CharField(max_length=64, db_index=True, editable=False)
+    id_number_masked = models.CharField("身份证号", max_length=18, editable=False)
+    phone_encrypted = models.TextField(editable=False)
+    phone_masked = models.CharField("手机号", max_length=20, editable=False)
+    difficulty = models.TextField("困难情况")
+    risk_code = models.CharField("风险类型", max_length=4, choices=RISK_TYPES)
+    submitted_at = models.DateTimeField("申报时间", auto_now_add=True)
+    reference = models.CharField("受理编号", max_length=20, unique=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "农户自主申报"
+        ordering = ["-submitted_at"]
+
+    def __str__(self):
+        return f"{self.reference} {self.name}"

@@ -1,0 +1,53 @@
+"""Public pages. 一键申报 works without login on any phone, without JavaScript."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_protect
+
+from config.ratelimit import allow, client_ip
+from households.choices import RegionLevel
+from households.models import Region
+from monitor.choices import RISK_TYPES
+from monitor.feeds.applications import self_application_submit
+
+# The page lists villages of one county (the QR code on the village notice board names the
+# village itself); past this many, ask for a county instead of listing a province.
+MAX_LISTED_VILLAGES = 400
+APPLY_LIMIT_PER_HOUR = 10
+
+
+def _villages(request):
+    village = request.GET.get("village", "")
+    county = request.GET.get("county", "")
+    villages = Region.objects.filter(level=RegionLevel.VILLAGE, retired=False)
+    if village:
+        return villages.filter(code=village).select_related("parent")
+    if county:
+        return villages.filter(code__startswith=county[:6]).select_related("parent")
+    if villages.count() <= MAX_LISTED_VILLAGES:
+        return villages.select_related("parent")
+    return villages.none()
+
+
+@csrf_protect
+def self_application_page(request):
+    context = {"villages": _villages(request), "risk_types": RISK_TYPES, "values": {}, "errors": {}}
+    if request.method == "POST":
+        values = {
+            key: request.POST.get(key, "")
+            for key in ("name", "phone", "id_number", "difficulty", "village", "risk_type")
+        }
+        context["values"] = values
+        if not allow(f"apply:{client_ip(request)}", limit=APPLY_LIMIT_PER_HOUR, seconds=3600):
+            context["errors"] = {"form": "提交过于频繁，请一小时后再试，或直接联系村干部。"}
+            return render(request, "monitor/apply.html", context, status=429)
+        try:
+            application = self_application_submit(**values)
+        except ValidationError as exc:
+            context["errors"] = {
+                field: "；".join(messages) for field, messages in exc.message_dict.items()
+            }
+            return render(request, "monitor/apply.html", context, status=400)
+        context.update(done=application, days=settings.MONITOR["SELF_APPLICATION_ACCEPT_DAYS"])
+    return render(request, "monitor/apply.html", context)
