@@ -9,6 +9,7 @@ import base64
 import os
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_dates, env_int, env_list, env_str, parse_database_url
@@ -240,6 +241,10 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 CELERY_BEAT_SCHEDULE = {
+    "screen-registry": {
+        "task": "monitor.screen_registry",
+        "schedule": crontab(minute=0, hour=2, day_of_month=1),
+    },
     "sweep-waiting-batches": {"task": "monitor.sweep_waiting_batches", "schedule": 60.0},
     "sweep-deadlines": {"task": "monitor.sweep_deadlines", "schedule": 3600.0},
     "monthly-visits": {

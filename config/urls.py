@@ -25,6 +25,7 @@ router.register("registry-imports", household_api.RegistryImportViewSet, basenam
 router.register("cases", monitor_api.CaseViewSet, basename="case")
 router.register("feeds/batches", feeds_api.WarningBatchViewSet, basename="warning-batch")
 router.register("clues", feeds_api.ClueViewSet, basename="clue")
+router.register("screening-runs", feeds_api.ScreeningRunViewSet, basename="screening-run")
 router.register("self-applications", feeds_api.SelfApplicationViewSet, basename="self-application")
 router.register("overdue-items", monitor_api.OverdueItemViewSet, basename="overdue-item")
 router.register("notifications", monitor_api.NotificationViewSet, basename="notification")

@@ -45,6 +45,14 @@ def process_warning_batch(batch_id: int) -> str:
     return process_batch(batch_id)
 
 
+@shared_task(name="monitor.screen_registry")
+def screen_registry() -> int:
+    """Monthly: run the screening rules over the whole registry."""
+    from monitor.feeds.screening import screening_queue
+
+    return screening_queue(scope_prefix="").pk
+
+
 @shared_task(name="monitor.sweep_waiting_batches")
 def sweep_waiting_batches() -> int:
     """Queue batches still marked received (broker was down, or a worker died mid-batch)."""

@@ -10,13 +10,16 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
+from accounts.choices import Role
 from accounts.permissions import IsDepartment, PeopleDataAccess
+from accounts.scope import region_prefix_of
 from config.errors import DomainError
 from households.models import Household
 from monitor.choices import RISK_TYPES, Category, ClueOutcome, RowOutcome
 from monitor.feeds import clues as clue_services
 from monitor.feeds.applications import self_application_submit
 from monitor.feeds.intake import receive_file, receive_json
+from monitor.feeds.screening import screening_queue
 from monitor.models import Clue, WarningBatch, WarningRow
 
 FEED_ERRORS = {
@@ -334,3 +337,35 @@ class SelfApplicationViewSet(viewsets.GenericViewSet):
         return Response(
             {"reference": application.reference, "message": message}, status=status.HTTP_201_CREATED
         )
+
+
+@extend_schema_view(list=extend_schema(summary="数据筛查运行记录（本人管辖范围）"))
+class ScreeningRunViewSet(viewsets.ReadOnlyModelViewSet):
+    """County (or township) staff run the registry screening rules on demand."""
+
+    serializer_class = BatchSerializer
+    permission_classes = [PeopleDataAccess]
+    read_only_actions = ("create",)
+
+    def get_queryset(self):
+        prefix = region_prefix_of(self.request.user)
+        if prefix is None:
+            return WarningBatch.objects.none()
+        return (
+            WarningBatch.objects.filter(
+                source=WarningBatch.Source.SCREENING, scope_prefix__startswith=prefix
+            )
+            .select_related("department")
+            .defer("payload")
+        )
+
+    @extend_schema(
+        summary="立即运行数据筛查（本人管辖范围）",
+        request=None,
+        responses={202: BatchSerializer, 403: FEED_ERRORS[403]},
+    )
+    def create(self, request):
+        if request.user.role not in (Role.COUNTY_APPROVER, Role.TOWNSHIP_REVIEWER):
+            raise DomainError("数据筛查由县、乡镇发起", 403)
+        batch = screening_queue(scope_prefix=region_prefix_of(request.user))
+        return Response(BatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED)

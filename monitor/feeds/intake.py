@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from config.errors import DomainError
 from households import pii
@@ -100,9 +101,16 @@ def enqueue(batch_id: int) -> bool:
 
     try:
         process_warning_batch.delay(batch_id)
-    except Exception:
+    except (KombuOperationalError, ConnectionError, OSError):
         logger.warning(
             "warning batch %s stored but not queued (broker unavailable)", batch_id, exc_info=True
+        )
+        return False
+    except Exception:
+        # Only in-process (eager) runs get here: the batch stays received for the sweep,
+        # and the request that stored it still succeeds.
+        logger.exception(
+            "processing warning batch %s failed; it stays queued for the sweep", batch_id
         )
         return False
     WarningBatch.objects.filter(pk=batch_id).update(enqueued_at=timezone.now())

@@ -22,6 +22,7 @@ from monitor.choices import CLOSED_STATUSES, BatchStatus, ClueChannel, ClueStatu
 from monitor.deadlines import add_workdays
 from monitor.feeds.intake import PAYLOAD_FIELD
 from monitor.feeds.rows import COPY_COLUMNS, FeedFormatError, normalise, payload_rows
+from monitor.feeds.screening import stage_screening
 from monitor.models import WarningBatch, WarningRow
 
 STAGE_CHUNK = 5000
@@ -57,9 +58,19 @@ def _stage_orm(batch_id: int, rows) -> None:
     WarningRow.objects.bulk_create(chunk)
 
 
+def _run(statements: list[tuple[str, list]]) -> None:
+    with connection.cursor() as cursor:
+        for sql, params in statements:
+            cursor.execute(sql, params)
+
+
 def _match(batch_id: int, today: date, channel: str) -> None:
-    """The set-based part; the SQL runs unchanged on PostgreSQL and SQLite (3.33+). Every
-    value is a bound parameter."""
+    """The set-based part; the SQL runs unchanged on PostgreSQL and SQLite (3.33+)."""
+    _run(_statements(batch_id, today, channel))
+
+
+def _statements(batch_id: int, today: date, channel: str) -> list[tuple[str, list]]:
+    """Every value is a bound parameter."""
     due = add_workdays(today, settings.MONITOR["CLUE_VERIFICATION_WORKDAYS"])
     now = timezone.now()
     closed = sorted(CLOSED_STATUSES)
@@ -129,9 +140,17 @@ def _match(batch_id: int, today: date, channel: str) -> None:
             [RowOutcome.NEW_CLUE.value, b, pending, closed_clue],
         ),
     ]
-    with connection.cursor() as cursor:
-        for sql, params in statements:
-            cursor.execute(sql, params)
+    return statements
+
+
+# The first steps find the household of each row; screening rows know it already.
+IDENTITY_STEPS = 3
+
+
+def match_known_households(batch_id: int, today: date, channel: str) -> None:
+    """Rows whose household is already known (screening): attach to an open case, merge
+    into an open clue, or raise one new clue per household."""
+    _run(_statements(batch_id, today, channel)[IDENTITY_STEPS:])
 
 
 COUNT_FIELDS = {
@@ -154,6 +173,17 @@ def _count(batch: WarningBatch) -> None:
     batch.rows_total = sum(counts.values())
     for outcome, name in COUNT_FIELDS.items():
         setattr(batch, name, counts.get(outcome.value, 0))
+
+
+def _stage_list(batch: WarningBatch, today: date) -> None:
+    """Decrypt the upload and stream its normalised rows into the table."""
+    data = pii.decrypt_bytes(batch.payload, field=PAYLOAD_FIELD)
+    source = payload_rows(data, batch.file_format, batch.file_name, max_bytes=len(data) + 1)
+    rows = (normalise(number, values, today) for number, values in source)
+    if connection.vendor == "postgresql":
+        _stage_postgres(batch.pk, rows)
+    else:
+        _stage_orm(batch.pk, rows)
 
 
 def _fault_injection_point(batch_id: int) -> None:
@@ -184,30 +214,22 @@ def process_batch(batch_id: int, today: date | None = None) -> str:
         if batch is None:
             return "skipped"
         WarningRow.objects.filter(batch=batch).delete()
-        data = pii.decrypt_bytes(batch.payload, field=PAYLOAD_FIELD)
-        channel = (
-            ClueChannel.DATA_SCREENING
-            if batch.source == WarningBatch.Source.SCREENING
-            else ClueChannel.DEPARTMENT
-        )
-        try:
-            source = payload_rows(data, batch.file_format, batch.file_name, max_bytes=len(data) + 1)
-            rows = (normalise(number, values, today) for number, values in source)
-            if connection.vendor == "postgresql":
-                _stage_postgres(batch.pk, rows)
-            else:
-                _stage_orm(batch.pk, rows)
-        except FeedFormatError as exc:
-            # The rows read so far are dropped with the savepoint; the batch is marked failed.
-            transaction.set_rollback(False)
-            WarningRow.objects.filter(batch=batch).delete()
-            batch.status, batch.error = BatchStatus.FAILED, exc.reason[:300]
-            batch.processed_at = timezone.now()
-            batch.save(update_fields=["status", "error", "processed_at"])
-            return batch.status
-        del data
-        _fault_injection_point(batch.pk)
-        _match(batch.pk, today, channel)
+        if batch.source == WarningBatch.Source.SCREENING:
+            stage_screening(batch, today)
+            _fault_injection_point(batch.pk)
+            match_known_households(batch.pk, today, ClueChannel.DATA_SCREENING)
+        else:
+            try:
+                _stage_list(batch, today)
+            except FeedFormatError as exc:
+                # Rows staged before the bad spot go; the batch stays, marked failed.
+                WarningRow.objects.filter(batch=batch).delete()
+                batch.status, batch.error = BatchStatus.FAILED, exc.reason[:300]
+                batch.processed_at = timezone.now()
+                batch.save(update_fields=["status", "error", "processed_at"])
+                return batch.status
+            _fault_injection_point(batch.pk)
+            _match(batch.pk, today, ClueChannel.DEPARTMENT)
         _count(batch)
         batch.status, batch.processed_at = BatchStatus.DONE, timezone.now()
         batch.save()

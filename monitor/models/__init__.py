@@ -16,6 +16,7 @@ from monitor.models.cases import (
 from monitor.models.feeds import (
     Clue,
     Department,
+    ScreeningThreshold,
     SelfApplication,
     WarningBatch,
     WarningRow,
@@ -34,6 +35,7 @@ __all__ = [
     "MonthlyVisit",
     "Notification",
     "PublicNotice",
+    "ScreeningThreshold",
     "SelfApplication",
     "WarningBatch",
     "WarningRow",

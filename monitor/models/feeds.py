@@ -78,6 +78,8 @@ class WarningBatch(models.Model):
     content_sha256 = models.CharField("内容摘要", max_length=64)
     file_name = models.CharField("文件名", max_length=200, blank=True)
     file_format = models.CharField("格式", max_length=8)
+    # Screening runs: the code prefix of the region screened.
+    scope_prefix = models.CharField("筛查范围", max_length=12, blank=True)
     # AES-GCM ciphertext of the upload as received (households.pii, field "warning_batch").
     payload = models.BinaryField("原始内容（密文）", editable=False)
     status = models.CharField(
@@ -267,3 +269,35 @@ class SelfApplication(models.Model):
 
     def __str__(self):
         return f"{self.reference} {self.name}"
+
+
+class ScreeningThreshold(models.Model):
+    """筛查阈值: the local thresholds of the registry screening rules, by region and year
+    (the most specific region applies, like 监测范围). Income is compared with the year's
+    monitoring line itself."""
+
+    region = models.ForeignKey(
+        "households.Region", verbose_name="适用区划", on_delete=models.PROTECT, related_name="+"
+    )
+    year = models.PositiveSmallIntegerField("年度")
+    medical_expense_over = models.DecimalField(
+        "合规自付医疗支出预警线（元/户·年）",
+        max_digits=12,
+        decimal_places=2,
+        help_text="如：低收入人口 1 万元、其他人口 2.6 万元，或上年农村居民人均可支配收入的 50%",
+    )
+
+    class Meta:
+        verbose_name = verbose_name_plural = "筛查阈值"
+        ordering = ["-year", "region_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["region", "year"], name="one_threshold_per_region_year"
+            ),
+            models.CheckConstraint(
+                condition=Q(medical_expense_over__gt=0), name="threshold_positive"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.region_id} {self.year}"

@@ -1,0 +1,131 @@
+"""Screening the registry's own data (数据筛查): rules that raise clues like a department
+list does, through the same batch, rows, merging and clues.
+
+Rules (thresholds are data: the monitoring line and ScreeningThreshold, by region and year):
+per-capita net income under the line, compliant self-paid medical cost over the threshold,
+unsafe housing, unsafe drinking water, a school-age child out of school. Each rule is one
+INSERT … SELECT per county (lines and thresholds are set per county or above), never a query
+per household.
+"""
+
+from datetime import date
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from households.choices import RegionLevel, Schooling
+from households.models import Region
+from households.services import monitoring_line_for
+from monitor.choices import RowOutcome
+from monitor.feeds.intake import enqueue
+from monitor.models import ScreeningThreshold, WarningBatch
+
+_INSERT = """INSERT INTO monitor_warningrow (batch_id, row_number, name, id_number_hash,
+        id_number_masked, indicator, amount, occurred_on, detail, outcome, reason,
+        household_id)
+    SELECT %s, %s + ROW_NUMBER() OVER (ORDER BY hits.household_id), '', '', '', %s,
+        hits.amount, %s, %s, %s, '', hits.household_id
+    FROM ({select}) hits"""
+
+_LATEST = """households_incomerecord r JOIN households_household h ON h.id = r.household_id
+    WHERE h.village_id LIKE %s AND r.year = %s AND r.period_end = (
+        SELECT MAX(r2.period_end) FROM households_incomerecord r2
+        WHERE r2.household_id = r.household_id)"""
+
+RULES = {
+    "income": (
+        "人均纯收入低于监测范围",
+        f"SELECT r.household_id, r.per_capita_net_income AS amount FROM {_LATEST} "  # noqa: S608 - constant SQL
+        "AND r.per_capita_net_income < %s",
+    ),
+    "medical": (
+        "合规自付医疗支出超过预警线",
+        f"SELECT r.household_id, r.medical_expense AS amount FROM {_LATEST} "  # noqa: S608 - constant SQL
+        "AND r.medical_expense > %s",
+    ),
+    "housing": (
+        "住房不安全",
+        "SELECT h.id AS household_id, CAST(NULL AS NUMERIC) AS amount "
+        "FROM households_household h WHERE h.village_id LIKE %s AND h.housing_safe = %s",
+    ),
+    "water": (
+        "饮水不安全",
+        "SELECT h.id AS household_id, CAST(NULL AS NUMERIC) AS amount "
+        "FROM households_household h WHERE h.village_id LIKE %s AND h.water_safe = %s",
+    ),
+    "dropout": (
+        "义务教育阶段失学辍学",
+        "SELECT DISTINCT m.household_id, CAST(NULL AS NUMERIC) AS amount FROM households_member m "
+        "JOIN households_household h ON h.id = m.household_id "
+        "WHERE h.village_id LIKE %s AND m.schooling = %s",
+    ),
+}
+
+
+def _threshold(county_code: str, year: int) -> ScreeningThreshold | None:
+    candidates = [county_code[:n].ljust(12, "0") for n in (6, 4, 2)]
+    found = {
+        t.region_id: t
+        for t in ScreeningThreshold.objects.filter(year=year, region_id__in=candidates)
+    }
+    return next((found[code] for code in candidates if code in found), None)
+
+
+def _insert(cursor, batch_id: int, rule: str, select_params: list, today: date) -> None:
+    indicator, select = RULES[rule]
+    cursor.execute(
+        "SELECT COALESCE(MAX(row_number), 0) FROM monitor_warningrow WHERE batch_id = %s",
+        [batch_id],
+    )
+    offset = cursor.fetchone()[0]
+    cursor.execute(
+        _INSERT.format(select=select),
+        [batch_id, offset, indicator, today, "", RowOutcome.PENDING.value, *select_params],
+    )
+
+
+def stage_screening(batch: WarningBatch, today: date) -> None:
+    counties = Region.objects.filter(
+        level=RegionLevel.COUNTY, retired=False, code__startswith=batch.scope_prefix[:6]
+    )
+    with connection.cursor() as cursor:
+        for county in counties:
+            # A township's run stays inside the township.
+            like = max(county.code[:6], batch.scope_prefix, key=len) + "%"
+            cursor.execute(
+                "SELECT DISTINCT r.year FROM households_incomerecord r JOIN "
+                "households_household h ON h.id = r.household_id WHERE h.village_id LIKE %s",
+                [like],
+            )
+            for (year,) in cursor.fetchall():
+                line = monitoring_line_for(village_code=county.code, year=year)
+                if line is not None:
+                    _insert(cursor, batch.pk, "income", [like, year, line.amount], today)
+                threshold = _threshold(county.code, year)
+                if threshold is not None:
+                    _insert(
+                        cursor,
+                        batch.pk,
+                        "medical",
+                        [like, year, threshold.medical_expense_over],
+                        today,
+                    )
+            _insert(cursor, batch.pk, "housing", [like, False], today)
+            _insert(cursor, batch.pk, "water", [like, False], today)
+            _insert(cursor, batch.pk, "dropout", [like, Schooling.DROPOUT.value], today)
+
+
+def screening_queue(*, scope_prefix: str) -> WarningBatch:
+    """Store a screening run as a batch, queued after commit; the worker runs it like any
+    list (and the sweep re-queues it if the broker was down). An empty prefix screens all."""
+    now = timezone.now()
+    batch = WarningBatch.objects.create(
+        source=WarningBatch.Source.SCREENING,
+        batch_key=f"screening-{scope_prefix or 'all'}-{now:%Y%m%d%H%M%S%f}",
+        content_sha256="",
+        file_format="rules",
+        payload=b"",
+        scope_prefix=scope_prefix,
+    )
+    transaction.on_commit(lambda: enqueue(batch.pk))
+    return batch
