@@ -15,12 +15,11 @@ from datetime import date
 from django.core.management.base import BaseCommand
 from django.db import connection
 
+from households.benchdata import synthetic_remove, synthetic_villages
 from households.idnumber import check_character
 from households.importing import registry_import
-from households.models import Household, Region, RegistryImport
-from households.services import region_create_or_update
+from households.models import RegistryImport
 
-PROVINCE, CITY, COUNTY = "990000000000", "990100000000", "990101000000"
 LABOURS = ["普通劳动力", "技能劳动力", "弱劳动力或半劳动力", "丧失劳动力", "无劳动力"]
 HEALTH = ["健康", "健康", "健康", "长期慢性病", "患有大病", "残疾"]
 
@@ -41,7 +40,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, households, seed, **options):
         rng = random.Random(seed)  # noqa: S311 - synthetic data, not secrets
-        villages = self._regions(max(1, households // 300))
+        villages = synthetic_villages(max(1, households // 300))
         household_csv, member_csv, members = self._files(rng, households, villages)
         self.stdout.write(
             f"{connection.vendor}: {households} 户, {members} 人, {len(villages)} 个村"
@@ -61,26 +60,10 @@ class Command(BaseCommand):
                         f"(新增 {record.rows_created}, 更新 {record.rows_updated})"
                     )
         finally:
-            Household.objects.inside("99").delete()
             RegistryImport.objects.filter(
                 file_name__in=["households.csv", "members.csv"], imported_by=None
             ).delete()
-            Region.objects.filter(code__startswith="99", level=5).delete()
-            for level in (4, 3, 2, 1):
-                Region.objects.filter(code__startswith="99", level=level).delete()
-
-    def _regions(self, count: int) -> list[str]:
-        for code, name in ((PROVINCE, "基准省"), (CITY, "基准市"), (COUNTY, "基准县")):
-            region_create_or_update(code=code, name=name)
-        villages = []
-        for index in range(count):
-            township = f"990101{100 + index // 100:03d}000"
-            if index % 100 == 0:
-                region_create_or_update(code=township, name=f"基准镇{index // 100}")
-            village = f"{township[:9]}{200 + index % 100:03d}"
-            region_create_or_update(code=village, name=f"基准村{index}")
-            villages.append(village)
-        return villages
+            synthetic_remove()
 
     def _files(self, rng, households, villages):
         out_h, out_m = io.StringIO(), io.StringIO()
