@@ -1,17 +1,22 @@
 """Processing a stored warning batch, set-based.
 
 1. Stage: the rows are normalised one by one (a generator, so a million-row list is never
-   all in memory) and written in one COPY on PostgreSQL, in bulk inserts on SQLite.
-2. Match: a handful of UPDATE … FROM / INSERT … SELECT statements over the whole batch —
-   duplicates in the batch, hits on registered members, hits on households with an open
-   case (evidence attaches to the case), hits merged into an open clue, and one new clue per
-   remaining household. No query per row.
+   all in memory) into a temporary staging table — one COPY on PostgreSQL, batched inserts
+   on SQLite. Only the keyed hash of an ID number is staged, never the number.
+2. Match, in two statements over the whole batch: one INSERT … SELECT raises a clue for each
+   matched household that has neither an open case nor an open clue; one INSERT … SELECT
+   writes every row with its outcome — invalid, duplicate in the batch, not in the registry,
+   attached to the household's open case, merged into its open clue, or new clue — and its
+   links. No query per row, no UPDATE passes over the rows.
 
 The whole batch is one transaction: a worker killed half-way leaves nothing behind, and the
-batch, still marked received, is redone whole by the retry or the sweep.
+batch, still marked received, is redone whole by the retry or the sweep. The SQL runs
+unchanged on PostgreSQL and SQLite (3.33+); every value is a bound parameter.
 """
 
+import time
 from datetime import date
+from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -21,136 +26,138 @@ from households import pii
 from monitor.choices import CLOSED_STATUSES, BatchStatus, ClueChannel, ClueStatus, RowOutcome
 from monitor.deadlines import add_workdays
 from monitor.feeds.intake import PAYLOAD_FIELD
-from monitor.feeds.rows import COPY_COLUMNS, FeedFormatError, normalise, payload_rows
+from monitor.feeds.rows import STAGE_COLUMNS, FeedFormatError, normalise, payload_rows
 from monitor.feeds.screening import stage_screening
 from monitor.models import WarningBatch, WarningRow
 
+STAGE = "feed_stage"
 STAGE_CHUNK = 5000
+_CREATE_STAGE = f"""CREATE TEMP TABLE {STAGE} (
+    row_number integer, name varchar(50), id_number_hash varchar(64),
+    id_number_masked varchar(18), indicator varchar(100), amount numeric(14, 2),
+    occurred_on date, detail varchar(500), outcome varchar(20), reason varchar(300),
+    household_id bigint)"""
 
 
-def _stage_postgres(batch_id: int, rows) -> None:
-    table = WarningRow._meta.db_table
-    columns = ", ".join(COPY_COLUMNS)
+def create_stage() -> None:
     with connection.cursor() as cursor:
-        raw = cursor.cursor  # psycopg's own cursor: Django's wrapper has no copy()
-        with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row.as_copy_tuple(batch_id))
+        cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
+        cursor.execute(_CREATE_STAGE)
 
 
-def _stage_orm(batch_id: int, rows) -> None:
-    chunk = []
-    for row in rows:
-        chunk.append(
-            WarningRow(
-                batch_id=batch_id,
-                **{
-                    name: value
-                    for name, value in zip(
-                        COPY_COLUMNS[1:], row.as_copy_tuple(batch_id)[1:], strict=True
-                    )
-                },
-            )
-        )
-        if len(chunk) >= STAGE_CHUNK:
-            WarningRow.objects.bulk_create(chunk)
-            chunk = []
-    WarningRow.objects.bulk_create(chunk)
-
-
-def _run(statements: list[tuple[str, list]]) -> None:
+def _stage_rows(rows) -> None:
+    create_stage()
     with connection.cursor() as cursor:
-        for sql, params in statements:
-            cursor.execute(sql, params)
+        columns = ", ".join(STAGE_COLUMNS)
+        if connection.vendor == "postgresql":
+            # psycopg's own cursor: Django's wrapper has no copy().
+            with cursor.cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row.as_stage_tuple())
+            cursor.execute(f"ANALYZE {STAGE}")
+            return
+        marks = ", ".join(["%s"] * len(STAGE_COLUMNS))
+        sql = f"INSERT INTO {STAGE} ({columns}) VALUES ({marks})"  # noqa: S608 - constant
+        chunk = []
+        for row in rows:
+            chunk.append(row.as_stage_tuple())
+            if len(chunk) >= STAGE_CHUNK:
+                cursor.executemany(sql, chunk)
+                chunk = []
+        if chunk:
+            cursor.executemany(sql, chunk)
 
 
-def _match(batch_id: int, today: date, channel: str) -> None:
-    """The set-based part; the SQL runs unchanged on PostgreSQL and SQLite (3.33+)."""
-    _run(_statements(batch_id, today, channel))
+# Rows whose person is found: through the member's ID hash (department lists) or given
+# directly (screening rows carry their household).
+_FOUND = f"""
+    SELECT s.*, COALESCE(s.household_id, m.household_id) AS found_household,
+        MIN(s.row_number) OVER (PARTITION BY s.id_number_hash, s.indicator,
+                                s.household_id) AS first_row
+    FROM {STAGE} s
+    LEFT JOIN households_member m
+        ON s.household_id IS NULL AND s.outcome = %s AND m.id_number_hash = s.id_number_hash
+"""  # noqa: S608 - constant SQL; every value is a bound parameter
+
+_NEW_CLUES = f"""
+    INSERT INTO monitor_clue (household_id, village_id, channel, status, raised_on, due_on,
+        outcome, outcome_note, created_at, source_batch_id)
+    SELECT DISTINCT f.found_household, h.village_id, %s, %s, %s, %s, '', '', %s, %s
+    FROM ({_FOUND}) f
+    JOIN households_household h ON h.id = f.found_household
+    WHERE f.outcome = %s AND f.row_number = f.first_row
+      AND NOT EXISTS (SELECT 1 FROM monitor_case c WHERE c.household_id = f.found_household
+                      AND c.status NOT IN (%s, %s, %s))
+    ON CONFLICT (household_id)
+        WHERE (household_id IS NOT NULL AND NOT (status = 'closed')) DO NOTHING
+"""  # noqa: S608 - constant SQL; every value is a bound parameter
+
+_ROWS = f"""
+    INSERT INTO monitor_warningrow (batch_id, row_number, name, id_number_hash,
+        id_number_masked, indicator, amount, occurred_on, detail, outcome, reason,
+        household_id, clue_id, case_id)
+    SELECT %s, f.row_number, f.name, f.id_number_hash, f.id_number_masked, f.indicator,
+        f.amount, f.occurred_on, f.detail,
+        CASE WHEN f.outcome = %s THEN %s
+             WHEN f.row_number > f.first_row THEN %s
+             WHEN f.found_household IS NULL THEN %s
+             WHEN c.id IS NOT NULL THEN %s
+             WHEN cl.source_batch_id = %s THEN %s
+             ELSE %s END,
+        CASE WHEN f.outcome <> %s AND f.row_number > f.first_row
+             THEN '与第 ' || f.first_row || ' 行重复' ELSE f.reason END,
+        CASE WHEN f.row_number = f.first_row THEN f.found_household END,
+        CASE WHEN f.row_number = f.first_row AND c.id IS NULL THEN cl.id END,
+        CASE WHEN f.row_number = f.first_row THEN c.id END
+    FROM ({_FOUND}) f
+    LEFT JOIN monitor_case c ON c.household_id = f.found_household
+        AND c.status NOT IN (%s, %s, %s)
+    LEFT JOIN monitor_clue cl ON cl.household_id = f.found_household
+        AND NOT (cl.status = 'closed') AND c.id IS NULL
+"""  # noqa: S608 - constant SQL; every value is a bound parameter
 
 
-def _statements(batch_id: int, today: date, channel: str) -> list[tuple[str, list]]:
-    """Every value is a bound parameter."""
+def match_staged(batch_id: int, today: date, channel: str) -> None:
+    """The two set-based statements over the staged rows (the partial unique indexes keep
+    each household to one open case and one open clue, so the joins never fan out)."""
     due = add_workdays(today, settings.MONITOR["CLUE_VERIFICATION_WORKDAYS"])
-    now = timezone.now()
     closed = sorted(CLOSED_STATUSES)
-    assert len(closed) == 3, "the NOT IN below lists three closed statuses"
-    b, pending, closed_clue = batch_id, RowOutcome.PENDING.value, ClueStatus.CLOSED.value
-    statements = [
-        # The same person with the same indicator twice in one list: the first row counts.
-        (
-            """UPDATE monitor_warningrow SET outcome = %s,
-                   reason = '与第 ' || firsts.first_row || ' 行重复'
-               FROM (SELECT id, row_number, MIN(row_number) OVER (
-                         PARTITION BY id_number_hash, indicator) AS first_row
-                     FROM monitor_warningrow WHERE batch_id = %s AND outcome = %s) firsts
-               WHERE monitor_warningrow.id = firsts.id
-                 AND firsts.row_number > firsts.first_row""",
-            [RowOutcome.DUPLICATE.value, b, pending],
-        ),
-        (
-            """UPDATE monitor_warningrow SET household_id = m.household_id
-               FROM households_member m
-               WHERE monitor_warningrow.batch_id = %s AND monitor_warningrow.outcome = %s
-                 AND m.id_number_hash = monitor_warningrow.id_number_hash""",
-            [b, pending],
-        ),
-        (
-            """UPDATE monitor_warningrow SET outcome = %s
-               WHERE batch_id = %s AND outcome = %s AND household_id IS NULL""",
-            [RowOutcome.NOT_FOUND.value, b, pending],
-        ),
-        # A household with an open case: the hit is more evidence for that case.
-        (
-            """UPDATE monitor_warningrow SET outcome = %s, case_id = c.id
-               FROM monitor_case c
-               WHERE monitor_warningrow.batch_id = %s AND monitor_warningrow.outcome = %s
-                 AND c.household_id = monitor_warningrow.household_id
-                 AND c.status NOT IN (%s, %s, %s)""",
-            [RowOutcome.ATTACHED_TO_CASE.value, b, pending, *closed],
-        ),
-        # A household with an open clue: merge, keeping this row as more evidence.
-        (
-            """UPDATE monitor_warningrow SET outcome = %s, clue_id = cl.id
-               FROM monitor_clue cl
-               WHERE monitor_warningrow.batch_id = %s AND monitor_warningrow.outcome = %s
-                 AND cl.household_id = monitor_warningrow.household_id
-                 AND NOT (cl.status = %s)""",
-            [RowOutcome.MERGED.value, b, pending, closed_clue],
-        ),
-        # One new clue per remaining household. ON CONFLICT: another batch may have raised
-        # a clue for the same household a moment ago; the rows then join that one. The
-        # predicate repeats the partial unique index's own, which both databases require.
-        (
-            """INSERT INTO monitor_clue (household_id, village_id, channel, status, raised_on,
-                   due_on, outcome, outcome_note, created_at)
-               SELECT DISTINCT w.household_id, h.village_id, %s, %s, %s, %s, '', '', %s
-               FROM monitor_warningrow w JOIN households_household h ON h.id = w.household_id
-               WHERE w.batch_id = %s AND w.outcome = %s
-               ON CONFLICT (household_id)
-                   WHERE (household_id IS NOT NULL AND NOT (status = 'closed')) DO NOTHING""",
-            [channel, ClueStatus.VERIFYING.value, today, due, now, b, pending],
-        ),
-        (
-            """UPDATE monitor_warningrow SET outcome = %s, clue_id = cl.id
-               FROM monitor_clue cl
-               WHERE monitor_warningrow.batch_id = %s AND monitor_warningrow.outcome = %s
-                 AND cl.household_id = monitor_warningrow.household_id
-                 AND NOT (cl.status = %s)""",
-            [RowOutcome.NEW_CLUE.value, b, pending, closed_clue],
-        ),
-    ]
-    return statements
-
-
-# The first steps find the household of each row; screening rows know it already.
-IDENTITY_STEPS = 3
-
-
-def match_known_households(batch_id: int, today: date, channel: str) -> None:
-    """Rows whose household is already known (screening): attach to an open case, merge
-    into an open clue, or raise one new clue per household."""
-    _run(_statements(batch_id, today, channel)[IDENTITY_STEPS:])
+    assert len(closed) == 3, "the NOT IN lists above name three closed statuses"
+    pending = RowOutcome.PENDING.value
+    invalid = RowOutcome.INVALID.value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _NEW_CLUES,
+            [
+                channel,
+                ClueStatus.VERIFYING.value,
+                today,
+                due,
+                timezone.now(),
+                batch_id,
+                pending,
+                pending,
+                *closed,
+            ],
+        )
+        cursor.execute(
+            _ROWS,
+            [
+                batch_id,
+                invalid,
+                invalid,
+                RowOutcome.DUPLICATE.value,
+                RowOutcome.NOT_FOUND.value,
+                RowOutcome.ATTACHED_TO_CASE.value,
+                batch_id,
+                RowOutcome.NEW_CLUE.value,
+                RowOutcome.MERGED.value,
+                invalid,
+                pending,
+                *closed,
+            ],
+        )
+        cursor.execute(f"DROP TABLE {STAGE}")
 
 
 COUNT_FIELDS = {
@@ -175,15 +182,11 @@ def _count(batch: WarningBatch) -> None:
         setattr(batch, name, counts.get(outcome.value, 0))
 
 
-def _stage_list(batch: WarningBatch, today: date) -> None:
-    """Decrypt the upload and stream its normalised rows into the table."""
+def _list_rows(batch: WarningBatch, today: date):
+    """Decrypt the upload and yield its normalised rows."""
     data = pii.decrypt_bytes(batch.payload, field=PAYLOAD_FIELD)
     source = payload_rows(data, batch.file_format, batch.file_name, max_bytes=len(data) + 1)
-    rows = (normalise(number, values, today) for number, values in source)
-    if connection.vendor == "postgresql":
-        _stage_postgres(batch.pk, rows)
-    else:
-        _stage_orm(batch.pk, rows)
+    return (normalise(number, values, today) for number, values in source)
 
 
 def _fault_injection_point(batch_id: int) -> None:
@@ -192,9 +195,6 @@ def _fault_injection_point(batch_id: int) -> None:
     folder = settings.FEEDS_FAULT_DIR
     if not folder:
         return
-    import time
-    from pathlib import Path
-
     Path(folder, f"staged-{batch_id}").touch()
     deadline = time.monotonic() + 60
     while not Path(folder, "release").exists() and time.monotonic() < deadline:
@@ -215,21 +215,23 @@ def process_batch(batch_id: int, today: date | None = None) -> str:
             return "skipped"
         WarningRow.objects.filter(batch=batch).delete()
         if batch.source == WarningBatch.Source.SCREENING:
-            stage_screening(batch, today)
-            _fault_injection_point(batch.pk)
-            match_known_households(batch.pk, today, ClueChannel.DATA_SCREENING)
+            create_stage()
+            stage_screening(batch, STAGE, today)
+            channel = ClueChannel.DATA_SCREENING
         else:
+            channel = ClueChannel.DEPARTMENT
             try:
-                _stage_list(batch, today)
+                # A savepoint: a list that turns out unreadable half-way is marked failed
+                # with nothing of it staged.
+                with transaction.atomic():
+                    _stage_rows(_list_rows(batch, today))
             except FeedFormatError as exc:
-                # Rows staged before the bad spot go; the batch stays, marked failed.
-                WarningRow.objects.filter(batch=batch).delete()
                 batch.status, batch.error = BatchStatus.FAILED, exc.reason[:300]
                 batch.processed_at = timezone.now()
                 batch.save(update_fields=["status", "error", "processed_at"])
                 return batch.status
-            _fault_injection_point(batch.pk)
-            _match(batch.pk, today, ClueChannel.DEPARTMENT)
+        _fault_injection_point(batch.pk)
+        match_staged(batch.pk, today, channel)
         _count(batch)
         batch.status, batch.processed_at = BatchStatus.DONE, timezone.now()
         batch.save()

@@ -63,9 +63,10 @@ class NormalisedRow:
     outcome: str
     reason: str
 
-    def as_copy_tuple(self, batch_id: int) -> tuple:
+    household_id: int | None = None
+
+    def as_stage_tuple(self) -> tuple:
         return (
-            batch_id,
             self.row_number,
             self.name,
             self.id_number_hash,
@@ -76,11 +77,11 @@ class NormalisedRow:
             self.detail,
             self.outcome,
             self.reason,
+            self.household_id,
         )
 
 
-COPY_COLUMNS = (
-    "batch_id",
+STAGE_COLUMNS = (
     "row_number",
     "name",
     "id_number_hash",
@@ -91,6 +92,7 @@ COPY_COLUMNS = (
     "detail",
     "outcome",
     "reason",
+    "household_id",
 )
 
 

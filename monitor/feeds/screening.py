@@ -20,10 +20,9 @@ from monitor.choices import RowOutcome
 from monitor.feeds.intake import enqueue
 from monitor.models import ScreeningThreshold, WarningBatch
 
-_INSERT = """INSERT INTO monitor_warningrow (batch_id, row_number, name, id_number_hash,
-        id_number_masked, indicator, amount, occurred_on, detail, outcome, reason,
-        household_id)
-    SELECT %s, %s + ROW_NUMBER() OVER (ORDER BY hits.household_id), '', '', '', %s,
+_INSERT = """INSERT INTO {stage} (row_number, name, id_number_hash, id_number_masked,
+        indicator, amount, occurred_on, detail, outcome, reason, household_id)
+    SELECT %s + ROW_NUMBER() OVER (ORDER BY hits.household_id), '', '', '', %s,
         hits.amount, %s, %s, %s, '', hits.household_id
     FROM ({select}) hits"""
 
@@ -71,20 +70,18 @@ def _threshold(county_code: str, year: int) -> ScreeningThreshold | None:
     return next((found[code] for code in candidates if code in found), None)
 
 
-def _insert(cursor, batch_id: int, rule: str, select_params: list, today: date) -> None:
+def _insert(cursor, stage: str, rule: str, select_params: list, today: date) -> None:
     indicator, select = RULES[rule]
-    cursor.execute(
-        "SELECT COALESCE(MAX(row_number), 0) FROM monitor_warningrow WHERE batch_id = %s",
-        [batch_id],
-    )
+    cursor.execute(f"SELECT COALESCE(MAX(row_number), 0) FROM {stage}")  # noqa: S608
     offset = cursor.fetchone()[0]
     cursor.execute(
-        _INSERT.format(select=select),
-        [batch_id, offset, indicator, today, "", RowOutcome.PENDING.value, *select_params],
+        _INSERT.format(stage=stage, select=select),
+        [offset, indicator, today, "", RowOutcome.PENDING.value, *select_params],
     )
 
 
-def stage_screening(batch: WarningBatch, today: date) -> None:
+def stage_screening(batch: WarningBatch, stage: str, today: date) -> None:
+    """Insert the rules' hits into the staging table, numbered from 1."""
     counties = Region.objects.filter(
         level=RegionLevel.COUNTY, retired=False, code__startswith=batch.scope_prefix[:6]
     )
@@ -100,19 +97,19 @@ def stage_screening(batch: WarningBatch, today: date) -> None:
             for (year,) in cursor.fetchall():
                 line = monitoring_line_for(village_code=county.code, year=year)
                 if line is not None:
-                    _insert(cursor, batch.pk, "income", [like, year, line.amount], today)
+                    _insert(cursor, stage, "income", [like, year, line.amount], today)
                 threshold = _threshold(county.code, year)
                 if threshold is not None:
                     _insert(
                         cursor,
-                        batch.pk,
+                        stage,
                         "medical",
                         [like, year, threshold.medical_expense_over],
                         today,
                     )
-            _insert(cursor, batch.pk, "housing", [like, False], today)
-            _insert(cursor, batch.pk, "water", [like, False], today)
-            _insert(cursor, batch.pk, "dropout", [like, Schooling.DROPOUT.value], today)
+            _insert(cursor, stage, "housing", [like, False], today)
+            _insert(cursor, stage, "water", [like, False], today)
+            _insert(cursor, stage, "dropout", [like, Schooling.DROPOUT.value], today)
 
 
 def screening_queue(*, scope_prefix: str) -> WarningBatch:

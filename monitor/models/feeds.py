@@ -160,6 +160,14 @@ class Clue(models.Model):
         on_delete=models.SET_NULL,
         related_name="clues",
     )
+    # The batch whose rows raised it: its rows say "new clue", later batches' "merged".
+    source_batch = models.ForeignKey(
+        "monitor.WarningBatch",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
 
     objects = ClueQuerySet.as_manager()
@@ -190,7 +198,10 @@ class WarningRow(models.Model):
     """One row of a warning list after normalisation, with its outcome (the receipt) and,
     when it matched, the household and the clue or case it became evidence of."""
 
-    batch = models.ForeignKey(WarningBatch, on_delete=models.CASCADE, related_name="rows")
+    # Indexed by the (batch, row_number) unique constraint: no index of its own.
+    batch = models.ForeignKey(
+        WarningBatch, on_delete=models.CASCADE, related_name="rows", db_index=False
+    )
     row_number = models.PositiveIntegerField("行号")
     name = models.CharField("姓名", max_length=50, blank=True)
     id_number_hash = models.CharField(max_length=64, blank=True)
@@ -223,7 +234,6 @@ class WarningRow(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["batch", "row_number"], name="one_row_per_number"),
         ]
-        indexes = [models.Index(fields=["id_number_hash"], name="warning_row_id_hash")]
 
     def __str__(self):
         return f"{self.batch_id}:{self.row_number}"
