@@ -95,7 +95,8 @@ def decrypt_bytes(sealed: bytes, *, field: str) -> bytes:
 def lookup_hash(value: str, *, field: str) -> str:
     """Hex HMAC of a normalised value; `field` separates the ID and phone hash spaces."""
     message = field.encode("ascii") + b":" + value.encode("utf-8")
-    return hmac.new(settings.PII_HMAC_KEY, message, hashlib.sha256).hexdigest()
+    # hmac.digest is the one-shot C path: it matters on lists of a million rows.
+    return hmac.digest(settings.PII_HMAC_KEY, message, "sha256").hex()
 
 
 def id_number_hash(normalised_id: str) -> str:

@@ -79,20 +79,20 @@ _FOUND = f"""
         ON s.household_id IS NULL AND s.outcome = %s AND m.id_number_hash = s.id_number_hash
 """  # noqa: S608 - constant SQL; every value is a bound parameter
 
-_NEW_CLUES = f"""
+_NEW_CLUES = """
     INSERT INTO monitor_clue (household_id, village_id, channel, status, raised_on, due_on,
         outcome, outcome_note, created_at, source_batch_id)
     SELECT DISTINCT f.found_household, h.village_id, %s, %s, %s, %s, '', '', %s, %s
-    FROM ({_FOUND}) f
+    FROM feed_found f
     JOIN households_household h ON h.id = f.found_household
     WHERE f.outcome = %s AND f.row_number = f.first_row
       AND NOT EXISTS (SELECT 1 FROM monitor_case c WHERE c.household_id = f.found_household
                       AND c.status NOT IN (%s, %s, %s))
     ON CONFLICT (household_id)
         WHERE (household_id IS NOT NULL AND NOT (status = 'closed')) DO NOTHING
-"""  # noqa: S608 - constant SQL; every value is a bound parameter
+"""
 
-_ROWS = f"""
+_ROWS = """
     INSERT INTO monitor_warningrow (batch_id, row_number, name, id_number_hash,
         id_number_masked, indicator, amount, occurred_on, detail, outcome, reason,
         household_id, clue_id, case_id)
@@ -109,12 +109,15 @@ _ROWS = f"""
         CASE WHEN f.row_number = f.first_row THEN f.found_household END,
         CASE WHEN f.row_number = f.first_row AND c.id IS NULL THEN cl.id END,
         CASE WHEN f.row_number = f.first_row THEN c.id END
-    FROM ({_FOUND}) f
+    FROM feed_found f
     LEFT JOIN monitor_case c ON c.household_id = f.found_household
         AND c.status NOT IN (%s, %s, %s)
     LEFT JOIN monitor_clue cl ON cl.household_id = f.found_household
         AND NOT (cl.status = 'closed') AND c.id IS NULL
-"""  # noqa: S608 - constant SQL; every value is a bound parameter
+"""
+
+
+_MATERIALISE = "CREATE TEMP TABLE feed_found AS " + _FOUND
 
 
 def match_staged(batch_id: int, today: date, channel: str) -> None:
@@ -126,6 +129,9 @@ def match_staged(batch_id: int, today: date, channel: str) -> None:
     pending = RowOutcome.PENDING.value
     invalid = RowOutcome.INVALID.value
     with connection.cursor() as cursor:
+        # The members join and the window run once; both inserts read the result.
+        cursor.execute("DROP TABLE IF EXISTS feed_found")
+        cursor.execute(_MATERIALISE, [pending])
         cursor.execute(
             _NEW_CLUES,
             [
@@ -135,7 +141,6 @@ def match_staged(batch_id: int, today: date, channel: str) -> None:
                 due,
                 timezone.now(),
                 batch_id,
-                pending,
                 pending,
                 *closed,
             ],
@@ -153,11 +158,11 @@ def match_staged(batch_id: int, today: date, channel: str) -> None:
                 RowOutcome.NEW_CLUE.value,
                 RowOutcome.MERGED.value,
                 invalid,
-                pending,
                 *closed,
             ],
         )
         cursor.execute(f"DROP TABLE {STAGE}")
+        cursor.execute("DROP TABLE feed_found")
 
 
 COUNT_FIELDS = {
@@ -234,5 +239,6 @@ def process_batch(batch_id: int, today: date | None = None) -> str:
         match_staged(batch.pk, today, channel)
         _count(batch)
         batch.status, batch.processed_at = BatchStatus.DONE, timezone.now()
-        batch.save()
+        # Named fields: a plain save() would write the whole stored upload back.
+        batch.save(update_fields=["status", "processed_at", *COUNT_FIELDS.values(), "rows_total"])
     return batch.status

@@ -96,7 +96,13 @@ STAGE_COLUMNS = (
 )
 
 
+_CENT = Decimal("0.01")
+_PLAIN_AMOUNT = re.compile(r"^[0-9]{1,11}(\.[0-9]{1,2})?$")
+
+
 def parse_amount(raw: str) -> Decimal | None:
+    if _PLAIN_AMOUNT.match(raw):  # the common case, without the cleaning passes
+        return Decimal(raw).quantize(_CENT)
     text = _AMOUNT_NOISE.sub("", raw.translate(_FULL_WIDTH))
     if not text:
         return None
@@ -106,10 +112,19 @@ def parse_amount(raw: str) -> Decimal | None:
         raise ValueError(f"金额「{raw[:30]}」无法识别") from None
     if not value.is_finite() or abs(value) >= MAX_AMOUNT:
         raise ValueError(f"金额「{raw[:30]}」超出范围")
-    return value.quantize(Decimal("0.01"))
+    return value.quantize(_CENT)
 
 
 def parse_date(raw: str, today: date) -> date | None:
+    if len(raw) == 10 and raw[4] == "-" and raw[7] == "-":  # the common ISO form
+        try:
+            day = date.fromisoformat(raw)
+        except ValueError:
+            pass
+        else:
+            if day > today:
+                raise ValueError(f"发生日期 {day:%Y-%m-%d} 晚于今天")
+            return day
     text = raw.strip().translate(_FULL_WIDTH)
     if not text:
         return None
@@ -130,7 +145,9 @@ def normalise(row_number: int, values: dict, today: date) -> NormalisedRow:
     name = " ".join(str(values.get("name") or "").split()).translate(_MIDDLE_DOTS)[:50]
     indicator = str(values.get("indicator") or "").strip()[:100]
     # Free text may carry numbers the department should not have sent: mask them.
-    detail = pii.mask_pii_in_text(str(values.get("detail") or "").strip())[:500]
+    detail = str(values.get("detail") or "").strip()
+    if detail:
+        detail = pii.mask_pii_in_text(detail)[:500]
     raw_id = values.get("id_number")
     row = NormalisedRow(
         row_number, name, "", "", indicator, None, None, detail, RowOutcome.PENDING, ""
