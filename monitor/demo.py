@@ -142,3 +142,38 @@ def demo_cases_load() -> list[str]:
     lines.append(f"{household.number} 农户自主申报 待乡镇受理（已超期）")
     mark_overdue(today)
     return lines
+
+
+def demo_feed_load() -> str | None:
+    """The sample medical-insurance list, pushed as the demo department would push it."""
+    from pathlib import Path
+
+    from monitor.feeds.intake import receive_file
+    from monitor.feeds.matching import process_batch
+    from monitor.models import Department, WarningBatch
+
+    department = Department.objects.first()
+    if department is None or WarningBatch.objects.exists():
+        return None
+    path = (
+        Path(__file__).resolve().parents[1]
+        / "households"
+        / "fixtures"
+        / "demo"
+        / ("warnings_medical.csv")
+    )
+    received = receive_file(
+        department=department,
+        batch_key="演示-医保-2026-10",
+        data=path.read_bytes(),
+        file_name=path.name,
+        max_bytes=10 * 1024 * 1024,
+    )
+    # Processed here and now, broker or not (a queued copy of the work finds it done).
+    process_batch(received.batch.pk)
+    batch = WarningBatch.objects.get(pk=received.batch.pk)
+    return (
+        f"{department.name} 推送 {batch.rows_total} 行：新线索 {batch.rows_new_clue}，"
+        f"并入 {batch.rows_merged + batch.rows_attached}，未在登记库 {batch.rows_not_found}，"
+        f"无效 {batch.rows_invalid}"
+    )

@@ -5,16 +5,21 @@ from django.core.management import call_command
 
 from accounts.models import User
 from households.models import Household, Member
-from monitor.models import Case
+from monitor.models import Case, Clue
 
 pytestmark = pytest.mark.django_db
 
 
-def test_the_demo_loads_and_loads_again_without_duplicates(settings, tmp_path):
+def test_the_demo_loads_and_loads_again_without_duplicates(
+    settings, tmp_path, eager_celery, django_capture_on_commit_callbacks
+):
     settings.VAR_DIR = tmp_path
     out = io.StringIO()
-    call_command("load_demo", stdout=out)
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("load_demo", stdout=out)
     text = out.getvalue()
+    assert "推送 120 行" in text
+    assert Clue.objects.count() > 0
     assert "cun_dongguan" in text and "接口密钥" in text
     assert (Household.objects.count(), Member.objects.count()) == (300, 1081)
     assert sorted(Case.objects.values_list("status", flat=True)) == [

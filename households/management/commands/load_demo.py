@@ -19,7 +19,7 @@ from accounts.models import ApiToken, User
 from households.importing import registry_import
 from households.models import MonitoringLine, Region, RegistryImport
 from households.services import regions_load_csv
-from monitor.demo import demo_cases_load
+from monitor.demo import demo_cases_load, demo_feed_load
 from monitor.models.feeds import Department, DepartmentKind
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "demo"
@@ -71,6 +71,9 @@ class Command(BaseCommand):
         cases = demo_cases_load()
         if cases:
             self.stdout.write("演示监测对象：\n  " + "\n  ".join(cases))
+        feed = demo_feed_load()
+        if feed:
+            self.stdout.write("演示预警名单：" + feed)
         self.stdout.write(credentials)
 
     def _credentials(self) -> str:
