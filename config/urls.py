@@ -11,7 +11,7 @@ from households.views import HouseholdListPage, home
 from interventions.api import views as interventions_api
 from monitor.api import feeds as feeds_api
 from monitor.api import views as monitor_api
-from monitor.views import self_application_page
+from monitor.views import notice_list_page, self_application_page
 
 router = DefaultRouter()
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
@@ -49,6 +49,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("households/", HouseholdListPage.as_view(), name="household-list-page"),
     path("apply/", self_application_page, name="self-application"),
+    path("cases/notice-list/", notice_list_page, name="notice-list-page"),
     path("admin/", admin.site.urls),
     path("api/me/", MeView.as_view(), name="me"),
     path("api/", include(router.urls)),

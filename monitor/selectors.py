@@ -7,7 +7,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Subquery
 from accounts.choices import ROLE_LEVEL
 from households.choices import Relation
 from households.models import Member
-from monitor.choices import IDENTIFYING_STATUSES, Stage
+from monitor.choices import IDENTIFYING_STATUSES
 from monitor.models import Case, Deadline, PublicNotice
 
 
@@ -59,7 +59,3 @@ def notice_list(user, start: date, end: date):
         )
         .order_by("household__village_id", "household__number")
     )
-
-
-def stage_label(stage: str) -> str:
-    return "拟纳入监测" if stage == Stage.IDENTIFICATION else "拟标注风险消除"

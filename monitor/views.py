@@ -1,15 +1,19 @@
 """Public pages. 一键申报 works without login on any phone, without JavaScript."""
 
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_protect
 
 from config.ratelimit import allow, client_ip
 from households.choices import RegionLevel
 from households.models import Region
+from monitor.api.views import NoticeListQuery
 from monitor.choices import RISK_TYPES
 from monitor.feeds.applications import self_application_submit
+from monitor.selectors import notice_list
 
 # The page lists villages of one county (the QR code on the village notice board names the
 # village itself); past this many, ask for a county instead of listing a province.
@@ -51,3 +55,34 @@ def self_application_page(request):
             return render(request, "monitor/apply.html", context, status=400)
         context.update(done=application, days=settings.MONITOR["SELF_APPLICATION_ACCEPT_DAYS"])
     return render(request, "monitor/apply.html", context)
+
+
+@login_required
+def notice_list_page(request):
+    """公示名单, printable: names, category and village only — never ID, phone, bank account
+    or health. Dates default to the current month."""
+    today = timezone.localdate()
+    form = NoticeListQuery(
+        data={
+            "start": request.GET.get("start") or today.replace(day=1),
+            "end": request.GET.get("end") or today,
+        }
+    )
+    rows, errors = [], {}
+    if form.is_valid():
+        rows = list(notice_list(request.user, **form.validated_data))
+    else:
+        errors = {
+            field: "；".join(str(m) for m in messages) for field, messages in form.errors.items()
+        }
+    return render(
+        request,
+        "monitor/notice_list.html",
+        {
+            "rows": rows,
+            "errors": errors,
+            "start": form.data["start"],
+            "end": form.data["end"],
+            "region": request.user.region,
+        },
+    )

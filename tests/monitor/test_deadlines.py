@@ -132,3 +132,20 @@ def test_the_notice_list_shows_names_category_and_village_only(api, draft_case):
         .json()
         == []
     )
+
+
+def test_the_printable_notice_list_page_shows_no_personal_numbers(client, users, draft_case):
+    PublicNotice.objects.create(
+        case=draft_case,
+        stage=Stage.IDENTIFICATION,
+        start_on=date(2026, 3, 3),
+        end_on=date(2026, 3, 9),
+    )
+    client.force_login(users["cadre_a"])
+    page = client.get("/cases/notice-list/", {"start": "2026-03-01", "end": "2026-03-31"})
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "王大山" in text and "东关村" in text and "拟纳入监测" in text
+    assert "630121" not in text.replace("630121100201", "")
+    bad = client.get("/cases/notice-list/", {"start": "2026-04-01", "end": "2026-03-01"})
+    assert "截止日期不能早于起始日期" in bad.content.decode()
