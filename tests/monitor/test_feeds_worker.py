@@ -6,10 +6,10 @@ import json
 import os
 import signal
 import subprocess
-import sys
+import tempfile
 import time
-import urllib.request
 import uuid
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -17,11 +17,14 @@ from django.db import connection
 from accounts.choices import Role
 from accounts.models import ApiToken, User
 from config import celery_app
+from config.localrun import post_file, start_celery_worker
 from households.importing import registry_import
 from monitor.feeds.intake import sweep_waiting
 from monitor.models import Clue, Department, WarningBatch, WarningRow
 from monitor.models.feeds import DepartmentKind
-from tests.conftest import COUNTY, REPO, sample_path
+from tests.conftest import COUNTY, sample_path
+
+WORKER_LOG = Path(tempfile.gettempdir()) / "fanpin-test-worker.log"
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -45,30 +48,7 @@ def _database_url() -> str:
 
 
 def _start_worker(queue: str, **extra_env) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": _database_url(), **extra_env}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            "solo",
-            "-Q",
-            queue,
-            "-l",
-            "warning",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    return start_celery_worker(queue, {**os.environ, "DATABASE_URL": _database_url(), **extra_env})
 
 
 def _stop(worker: subprocess.Popen) -> None:
@@ -82,28 +62,16 @@ def _stop(worker: subprocess.Popen) -> None:
 
 
 def _post_file(base_url: str, token: str, key: str, path) -> dict:
-    boundary = uuid.uuid4().hex
-    body = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="batch_key"\r\n\r\n{key}\r\n'
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-            f'filename="{path.name}"\r\nContent-Type: text/csv\r\n\r\n'
-        ).encode()
-        + path.read_bytes()
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    request = urllib.request.Request(
+    status, body = post_file(
         f"{base_url}/api/feeds/batches/",
-        data=body,
-        method="POST",
-        headers={
-            "Authorization": f"Token {token}",
-            "Content-Type": f"multipart/form-data; boundary={boundary}",
-        },
+        token,
+        {"batch_key": key},
+        path.name,
+        path.read_bytes(),
+        timeout=30,
     )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        assert response.status == 202
-        return json.loads(response.read())
+    assert status == 202
+    return json.loads(body)
 
 
 def _wait_done(batch_id: int, timeout: float = 60) -> WarningBatch:
@@ -187,7 +155,7 @@ def test_a_worker_killed_mid_batch_leaves_it_to_be_redone_whole(
         marker = tmp_path / f"staged-{batch_id}"
         deadline = time.monotonic() + 60
         while not marker.exists():
-            assert time.monotonic() < deadline, doomed.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, WORKER_LOG.read_text()[-2000:]
             time.sleep(0.1)
         os.kill(doomed.pid, signal.SIGKILL)
         doomed.wait(timeout=20)

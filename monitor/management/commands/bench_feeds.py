@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from accounts.choices import Role
 from accounts.models import ApiToken, User
+from config.localrun import REPO, post_file, start_celery_worker
 from households import pii
 from households.benchdata import COUNTY, PREFIX, synthetic_remove, synthetic_villages
 from households.idnumber import check_character, mask_id_number
@@ -40,7 +41,6 @@ from households.models import Household
 from monitor.models import Clue, Department, WarningBatch
 from monitor.models.feeds import DepartmentKind
 
-REPO = Path(__file__).resolve().parents[3]
 HOUSEHOLD_SIZE = 4
 INDICATORS = ["高额医疗自付", "新纳入低保", "疑似辍学", "残疾认定", "受灾"]
 
@@ -204,29 +204,7 @@ class Command(BaseCommand):
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        worker = subprocess.Popen(  # noqa: S603 - our own worker, fixed arguments
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--pool",
-                "solo",
-                "-Q",
-                queue,
-                "-l",
-                "warning",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        worker = start_celery_worker(queue, env)
         try:
             self._wait_http(port)
             time.sleep(3)  # the worker connects to the broker
@@ -258,27 +236,14 @@ class Command(BaseCommand):
         raise CommandError("gunicorn 未能启动")
 
     def _push(self, port: int, token: str, data: bytes) -> int:
-        boundary = uuid.uuid4().hex
-        body = (
-            (
-                f'--{boundary}\r\nContent-Disposition: form-data; name="batch_key"\r\n\r\n'
-                f"bench-{boundary}\r\n--{boundary}\r\nContent-Disposition: form-data; "
-                f'name="file"; filename="warnings.csv"\r\nContent-Type: text/csv\r\n\r\n'
-            ).encode()
-            + data
-            + f"\r\n--{boundary}--\r\n".encode()
-        )
-        request = urllib.request.Request(
+        _, body = post_file(
             f"http://127.0.0.1:{port}/api/feeds/batches/",
-            data=body,
-            method="POST",
-            headers={
-                "Authorization": f"Token {token}",
-                "Content-Type": f"multipart/form-data; boundary={boundary}",
-            },
+            token,
+            {"batch_key": f"bench-{uuid.uuid4().hex}"},
+            "warnings.csv",
+            data,
         )
-        with urllib.request.urlopen(request, timeout=600) as response:  # noqa: S310
-            return json.loads(response.read())["id"]
+        return json.loads(body)["id"]
 
     # --- the floor ----------------------------------------------------------------------
     def _floor(self, hashed) -> float:
