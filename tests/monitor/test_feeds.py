@@ -360,3 +360,49 @@ def test_an_unverified_clue_past_its_day_is_flagged_and_escalated_once(
     assert roles == {"village_cadre", "township_reviewer"}
     again = sweep_deadlines(today=date.fromordinal(day_after + 1).isoformat())
     assert again["overdue_clues"]["overdue"] == 0
+
+
+def test_the_education_json_sample_is_taken_as_json_rows(
+    registry, medical, django_capture_on_commit_callbacks
+):
+    _, client = medical
+    rows = json.loads(sample_path("warnings_education.json").read_text("utf-8"))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/api/feeds/batches/", {"batch_key": "edu", "rows": rows}, format="json"
+        )
+    assert response.status_code == 202, response.content
+    batch = WarningBatch.objects.get()
+    assert batch.status == "done" and batch.rows_total == len(rows)
+    clue = Clue.objects.filter(evidence__batch=batch).first()
+    assert clue is not None
+    from monitor.feeds.clues import suggested_risk_codes
+
+    assert suggested_risk_codes(clue) == ["09"]  # 疑似辍学 → 因学
+
+
+def test_an_xlsx_list_with_an_id_column_mangled_into_numbers_is_receipted_row_by_row(
+    registry, medical, django_capture_on_commit_callbacks
+):
+    import io
+
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["姓名", "身份证号码", "预警类型", "金额"])
+    good = _member_ids(1)[0]
+    sheet.append(["甲", good, "残疾认定", 1200])
+    sheet.append(["乙", float(_member_ids(2)[1]), "残疾认定", 300.5])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _push_file(medical[1], buffer.getvalue(), "x1", "名单.xlsx")
+    assert response.status_code == 202, response.content
+    rows = {
+        r["row_number"]: r
+        for r in medical[1]
+        .get(f"/api/feeds/batches/{response.json()['id']}/rows/")
+        .json()["results"]
+    }
+    assert rows[2]["outcome"] in ("new_clue", "merged") and rows[2]["amount"] == "1200.00"
+    assert rows[3]["outcome"] == "invalid" and "Excel" in rows[3]["reason"]
