@@ -247,8 +247,7 @@ def _text_from_raw(raw: object) -> str:
         if len(text) == 18 and text.endswith("000") and check_character(text[:17]) != "0":
             raise IdNumberError(
                 "excel_mangled",
-                f"身份证号疑似被 Excel 当成数字保存（{text}，末三位变成了 000），"
-                + _EXCEL_LOST_HINT,
+                "身份证号疑似被 Excel 当成数字保存（末三位变成了 000），" + _EXCEL_LOST_HINT,
             )
         return text
     elif isinstance(raw, float):
@@ -281,12 +280,13 @@ def _value_from_irregular_text(text: str) -> str:
         raise IdNumberError("empty", "身份证号为空")
     if _SCIENTIFIC.fullmatch(text):
         raise IdNumberError(
-            "excel_mangled", f"身份证号疑似被 Excel 转成了科学计数法（{text}），" + _EXCEL_LOST_HINT
+            "excel_mangled",
+            "身份证号疑似被 Excel 转成了科学计数法（如 6.30121E+17），" + _EXCEL_LOST_HINT,
         )
     if _NUMBER_WITH_POINT.fullmatch(text):
         raise IdNumberError(
             "excel_mangled",
-            f"身份证号疑似被 Excel 当成数字保存（{text}），" + _EXCEL_DIGITS_HINT,
+            "身份证号疑似被 Excel 当成数字保存（如 630121198710020016.0），" + _EXCEL_DIGITS_HINT,
         )
     for position, char in enumerate(text, start=1):
         if char not in _ALLOWED:

@@ -129,6 +129,7 @@ def protect_phone(normalised_phone: str) -> dict[str, str]:
 # 18-digit IDs (last may be X), legacy 15-digit IDs and mainland mobile numbers. Digit runs
 # are matched whole so an amount or a region code is not touched.
 _PII_IN_TEXT = re.compile(r"(?<![0-9])(?:[0-9]{17}[0-9Xx]|[0-9]{15}|1[3-9][0-9]{9})(?![0-9Xx])")
+_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９ＸｘＸ", "0123456789XxX")
 
 
 def mask_pii_in_text(text: str) -> str:
@@ -138,7 +139,8 @@ def mask_pii_in_text(text: str) -> str:
             return mask_phone(digits)
         return mask_id_number(digits)
 
-    return _PII_IN_TEXT.sub(_mask, text)
+    # Full-width digits are folded first, or "６３０１２１…" would slip through.
+    return _PII_IN_TEXT.sub(_mask, text.translate(_FULL_WIDTH_DIGITS))
 
 
 class MaskPiiLogFilter(logging.Filter):

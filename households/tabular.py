@@ -195,8 +195,12 @@ def _encoding_error(data: bytes, offset: int, tried: str) -> TabularError:
 # Cleaning
 
 
+_CONTROL = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 127])
+
+
 def _clean(text: str) -> str:
-    return text.strip()
+    # NUL and other control characters never belong in a cell (PostgreSQL refuses NUL).
+    return text.translate(_CONTROL).strip()
 
 
 def _header_key(text: str) -> str:

@@ -14,12 +14,13 @@ batch, still marked received, is redone whole by the retry or the sweep. The SQL
 unchanged on PostgreSQL and SQLite (3.33+); every value is a bound parameter.
 """
 
+import logging
 import time
 from datetime import date
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from monitor.choices import CLOSED_STATUSES, BatchStatus, ClueChannel, ClueStatus, RowOutcome
@@ -29,6 +30,7 @@ from monitor.feeds.rows import STAGE_COLUMNS, FeedFormatError, normalise, payloa
 from monitor.feeds.screening import stage_screening
 from monitor.models import WarningBatch, WarningRow
 
+logger = logging.getLogger(__name__)
 STAGE = "feed_stage"
 STAGE_CHUNK = 5000
 _CREATE_STAGE = f"""CREATE TEMP TABLE {STAGE} (
@@ -119,8 +121,32 @@ _ROWS = """
 _MATERIALISE = "CREATE TEMP TABLE feed_found AS " + _FOUND
 
 
+def _find_households() -> None:
+    """The members join and the duplicate window, once: both inserts read the result."""
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS feed_found")
+        cursor.execute(_MATERIALISE, [RowOutcome.PENDING.value])
+
+
+def _lock_households() -> None:
+    """Lock the open clues and cases of the households found, so a village closing one of
+    them at this moment waits: a row is never labelled "merged" into a clue that closed
+    between the two statements. (SQLite has one writer at a time already.)"""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for table, open_only in (
+            ("monitor_clue", "AND NOT (status = 'closed')"),
+            ("monitor_case", ""),
+        ):
+            cursor.execute(
+                f"SELECT id FROM {table} WHERE household_id IN "  # noqa: S608 - constants
+                f"(SELECT found_household FROM feed_found) {open_only} ORDER BY id FOR UPDATE"
+            )
+
+
 def match_staged(batch_id: int, today: date, channel: str) -> None:
-    """The two set-based statements over the staged rows (the partial unique indexes keep
+    """The two set-based statements over the found rows (the partial unique indexes keep
     each household to one open case and one open clue, so the joins never fan out)."""
     due = add_workdays(today, settings.MONITOR["CLUE_VERIFICATION_WORKDAYS"])
     closed = sorted(CLOSED_STATUSES)
@@ -128,9 +154,6 @@ def match_staged(batch_id: int, today: date, channel: str) -> None:
     pending = RowOutcome.PENDING.value
     invalid = RowOutcome.INVALID.value
     with connection.cursor() as cursor:
-        # The members join and the window run once; both inserts read the result.
-        cursor.execute("DROP TABLE IF EXISTS feed_found")
-        cursor.execute(_MATERIALISE, [pending])
         cursor.execute(
             _NEW_CLUES,
             [
@@ -208,9 +231,29 @@ def _fault_injection_point(batch_id: int) -> None:
         time.sleep(0.1)
 
 
+PROCESSING_FAILED = "名单处理出错，已记录；请检查名单内容后以新的批次号重新推送，或联系系统管理员"
+
+
+def _work(batch: WarningBatch, today: date) -> None:
+    if batch.source == WarningBatch.Source.SCREENING:
+        create_stage()
+        stage_screening(batch, STAGE, today)
+        channel = ClueChannel.DATA_SCREENING
+    else:
+        _stage_rows(_list_rows(batch, today))
+        channel = ClueChannel.DEPARTMENT
+    _fault_injection_point(batch.pk)
+    _find_households()
+    _lock_households()
+    match_staged(batch.pk, today, channel)
+    _count(batch)
+
+
 def process_batch(batch_id: int, today: date | None = None) -> str:
     """Returns the batch's status afterwards, or 'skipped' when there was nothing to do (the
-    batch is done, or another worker holds it)."""
+    batch is done, or another worker holds it). A batch that cannot be processed is marked
+    failed with a reason, never left waiting for ever; a lost database connection is raised
+    for the task's retry."""
     today = today or timezone.localdate()
     with transaction.atomic():
         batch = (
@@ -222,26 +265,25 @@ def process_batch(batch_id: int, today: date | None = None) -> str:
         if batch is None:
             return "skipped"
         WarningRow.objects.filter(batch=batch).delete()
-        if batch.source == WarningBatch.Source.SCREENING:
-            create_stage()
-            stage_screening(batch, STAGE, today)
-            channel = ClueChannel.DATA_SCREENING
+        try:
+            # A savepoint: whatever goes wrong leaves nothing of the batch staged.
+            with transaction.atomic():
+                _work(batch, today)
+        except FeedFormatError as exc:
+            reason = exc.reason
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:
+            logger.exception("warning batch %s could not be processed", batch.pk)
+            reason = PROCESSING_FAILED
         else:
-            channel = ClueChannel.DEPARTMENT
-            try:
-                # A savepoint: a list that turns out unreadable half-way is marked failed
-                # with nothing of it staged.
-                with transaction.atomic():
-                    _stage_rows(_list_rows(batch, today))
-            except FeedFormatError as exc:
-                batch.status, batch.error = BatchStatus.FAILED, exc.reason[:300]
-                batch.processed_at = timezone.now()
-                batch.save(update_fields=["status", "error", "processed_at"])
-                return batch.status
-        _fault_injection_point(batch.pk)
-        match_staged(batch.pk, today, channel)
-        _count(batch)
-        batch.status, batch.processed_at = BatchStatus.DONE, timezone.now()
-        # Named fields: a plain save() would write the whole stored upload back.
-        batch.save(update_fields=["status", "processed_at", *COUNT_FIELDS.values(), "rows_total"])
+            batch.status, batch.processed_at = BatchStatus.DONE, timezone.now()
+            # Named fields: a plain save() would write the whole stored upload back.
+            batch.save(
+                update_fields=["status", "processed_at", "rows_total", *COUNT_FIELDS.values()]
+            )
+            return batch.status
+        batch.status, batch.error = BatchStatus.FAILED, reason[:300]
+        batch.processed_at = timezone.now()
+        batch.save(update_fields=["status", "error", "processed_at"])
     return batch.status

@@ -108,11 +108,11 @@ def parse_amount(raw: str) -> Decimal | None:
         return None
     try:
         value = Decimal(text)
-    except InvalidOperation:
+        if not value.is_finite() or abs(value) >= MAX_AMOUNT:
+            raise ValueError(f"金额「{raw[:30]}」超出范围")
+        return value.quantize(_CENT)
+    except (InvalidOperation, ArithmeticError):
         raise ValueError(f"金额「{raw[:30]}」无法识别") from None
-    if not value.is_finite() or abs(value) >= MAX_AMOUNT:
-        raise ValueError(f"金额「{raw[:30]}」超出范围")
-    return value.quantize(_CENT)
 
 
 def parse_date(raw: str, today: date) -> date | None:
@@ -141,13 +141,22 @@ def parse_date(raw: str, today: date) -> date | None:
     raise ValueError(f"发生日期「{raw[:30]}」无法识别，应为 YYYY-MM-DD")
 
 
+_CONTROL = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 127])
+
+
+def _text(values: dict, key: str) -> str:
+    """A cell as clean text: JSON values too lose control characters (NUL breaks COPY), and
+    any ID or phone number typed into a free-text column is masked."""
+    text = str(values.get(key) or "").translate(_CONTROL).strip()
+    if any(c.isdigit() for c in text):
+        text = pii.mask_pii_in_text(text)
+    return text
+
+
 def normalise(row_number: int, values: dict, today: date) -> NormalisedRow:
-    name = " ".join(str(values.get("name") or "").split()).translate(_MIDDLE_DOTS)[:50]
-    indicator = str(values.get("indicator") or "").strip()[:100]
-    # Free text may carry numbers the department should not have sent: mask them.
-    detail = str(values.get("detail") or "").strip()
-    if detail:
-        detail = pii.mask_pii_in_text(detail)[:500]
+    name = " ".join(_text(values, "name").split()).translate(_MIDDLE_DOTS)[:50]
+    indicator = _text(values, "indicator")[:100]
+    detail = _text(values, "detail")[:500]
     raw_id = values.get("id_number")
     row = NormalisedRow(
         row_number, name, "", "", indicator, None, None, detail, RowOutcome.PENDING, ""
@@ -155,7 +164,7 @@ def normalise(row_number: int, values: dict, today: date) -> NormalisedRow:
     try:
         parsed = parse_id_number(raw_id if raw_id is not None else "", today=today)
     except IdNumberError as exc:
-        row.outcome, row.reason = RowOutcome.INVALID, exc.reason
+        row.outcome, row.reason = RowOutcome.INVALID, pii.mask_pii_in_text(exc.reason)[:300]
         return row
     row.id_number_hash = pii.id_number_hash(parsed.value)
     row.id_number_masked = mask_id_number(parsed.value)
