@@ -21,9 +21,13 @@ MAX_LISTED_VILLAGES = 400
 APPLY_LIMIT_PER_HOUR = 10
 
 
+def _digits(text: str) -> str:
+    return text if text.isascii() and text.isdigit() else ""
+
+
 def _villages(request):
-    village = request.GET.get("village", "")
-    county = request.GET.get("county", "")
+    village = _digits(request.GET.get("village", ""))
+    county = _digits(request.GET.get("county", ""))
     villages = Region.objects.filter(level=RegionLevel.VILLAGE, retired=False)
     if village:
         return villages.filter(code=village).select_related("parent")

@@ -6,7 +6,7 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
@@ -14,6 +14,7 @@ from accounts.choices import Role
 from accounts.permissions import IsDepartment, PeopleDataAccess
 from accounts.scope import region_prefix_of
 from config.errors import DomainError
+from config.parsers import SafeJSONParser
 from households.models import Household
 from monitor.choices import RISK_TYPES, Category, ClueOutcome, RowOutcome
 from monitor.feeds import clues as clue_services
@@ -98,7 +99,7 @@ class BatchUploadSerializer(serializers.Serializer):
 class WarningBatchViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = BatchSerializer
     permission_classes = [IsDepartment]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [SafeJSONParser, MultiPartParser, FormParser]
 
     def get_queryset(self):
         user = self.request.user

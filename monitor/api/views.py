@@ -12,10 +12,11 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from accounts.permissions import PeopleDataAccess
+from config.parsers import SafeJSONParser
 from interventions.api.serializers import AidPlanSerializer, MeasureRecordSerializer
 from interventions.services import aid_plan_save, measure_record_create
 from monitor import services
@@ -75,7 +76,7 @@ def _evidence_action(name, serializer_class, service, related_name, summary, par
         detail=True,
         methods=["get", "post"],
         url_path=name.replace("_", "-"),
-        parser_classes=parsers or [JSONParser, MultiPartParser, FormParser],
+        parser_classes=parsers or [SafeJSONParser, MultiPartParser, FormParser],
     )(handler)
 
 

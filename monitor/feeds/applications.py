@@ -22,12 +22,28 @@ from households.services import normalise_phone
 from monitor.choices import CLOSED_STATUSES, RISK_TYPE_LABELS, ClueChannel, ClueStatus
 from monitor.models import Case, Clue, SelfApplication
 
+_CONTROL = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 127])
+
+
+def _plain(value) -> str:
+    """Text without control characters or lone surrogates (neither can be stored)."""
+    text = str(value or "").translate(_CONTROL)
+    return text.encode("utf-8", "ignore").decode("utf-8")
+
 
 def _validated(name, phone, id_number, difficulty, village_code, risk_code, today):
+    name, phone, id_number = _plain(name), _plain(phone), _plain(id_number)
+    difficulty, village_code, risk_code = (
+        _plain(difficulty),
+        _plain(village_code),
+        _plain(risk_code),
+    )
     errors, clean = {}, {}
     clean["name"] = " ".join(str(name or "").split())
     if not 1 <= len(clean["name"]) <= 50:
         errors["name"] = "请填写户主姓名（50字以内）"
+    elif not any(c.isalpha() for c in clean["name"]):
+        errors["name"] = "户主姓名应为文字"
     try:
         clean["phone"] = normalise_phone(str(phone or ""))
         if len(clean["phone"]) != 11:
@@ -38,14 +54,18 @@ def _validated(name, phone, id_number, difficulty, village_code, risk_code, toda
         clean["id"] = parse_id_number(str(id_number or ""), today=today).value
     except IdNumberError as exc:
         errors["id_number"] = exc.reason
-    clean["difficulty"] = str(difficulty or "").strip()
+    # Applicants sometimes type their numbers into the text: never keep those in plain.
+    clean["difficulty"] = pii.mask_pii_in_text(difficulty.strip())
     if not 4 <= len(clean["difficulty"]) <= 1000:
         errors["difficulty"] = "请简要说明困难情况（4至1000字）"
-    clean["village"] = Region.objects.filter(
-        code=str(village_code or ""), level=RegionLevel.VILLAGE, retired=False
-    ).first()
+    clean["village"] = (
+        Region.objects.filter(code=village_code, level=RegionLevel.VILLAGE, retired=False).first()
+        if village_code.isascii() and village_code.isdigit()
+        else None
+    )
     if clean["village"] is None:
         errors["village"] = "请选择所在村"
+    clean["risk_code"] = risk_code
     if risk_code not in RISK_TYPE_LABELS:
         errors["risk_type"] = "请选择困难类型"
     if errors:
@@ -70,7 +90,7 @@ def self_application_submit(
         village=household.village if household else clean["village"],
         name=clean["name"],
         difficulty=clean["difficulty"],
-        risk_code=risk_type,
+        risk_code=clean["risk_code"],
         reference=_reference(today),
         **pii.protect_id_number(clean["id"]),
         **{k: v for k, v in pii.protect_phone(clean["phone"]).items() if k != "phone_hash"},

@@ -43,7 +43,13 @@ def open_payload(sealed: bytes) -> bytes:
 
 
 def _key(raw: object) -> str:
-    key = str(raw or "").strip()
+    if raw is not None and not isinstance(raw, str | int):
+        raise DomainError("批次号 batch_key 应为文字", 400, errors={"batch_key": ["应为文字"]})
+    key = str(raw if raw is not None else "").strip()
+    if any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in key):
+        raise DomainError(
+            "批次号含有不可见或无法识别的字符", 400, errors={"batch_key": ["含非法字符"]}
+        )
     if not key:
         raise DomainError(
             "请提供批次号 batch_key（同一批次重复推送时用于去重）",
@@ -88,7 +94,12 @@ def receive_json(*, department: Department, batch_key: object, rows: object) -> 
     except FeedFormatError as exc:
         raise DomainError(exc.reason, 400, errors={"rows": [exc.reason]}) from None
     # Canonical bytes, so a re-sent list with keys in another order is still the same list.
-    data = json.dumps(rows, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    try:
+        data = json.dumps(rows, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    except (UnicodeEncodeError, TypeError, ValueError):
+        raise DomainError(
+            "名单含有无法识别的字符或值", 400, errors={"rows": ["含无法识别的字符"]}
+        ) from None
     return _store(department, key, data, "json", "")
 
 
