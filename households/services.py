@@ -183,6 +183,12 @@ REVEALABLE_FIELDS = {"id_number": "身份证号", "phone": "联系电话"}
 
 def member_reveal(*, member: Member, field: str, by, reason: str, request=None) -> str:
     """Full ID or phone number on explicit request; always writes an audit row first."""
+    return protected_reveal(obj=member, field=field, by=by, reason=reason)
+
+
+def protected_reveal(*, obj, field: str, by, reason: str) -> str:
+    """The same rule for any record holding `id_number_encrypted` / `phone_encrypted`
+    (members, self-applications): a role that needs it, a reason, an audit row first."""
     if field not in REVEALABLE_FIELDS:
         raise ValidationError({"field": "只能查看身份证号或联系电话"})
     if by.role not in REVEAL_ROLES:
@@ -191,9 +197,9 @@ def member_reveal(*, member: Member, field: str, by, reason: str, request=None) 
     if len(reason) < 2:
         raise ValidationError({"reason": "请填写查看事由（如：入户核实需核对证件）"})
     audit_record(
-        actor=by, action=AuditAction.REVEAL_PII, obj=member, reason=reason, detail={"field": field}
+        actor=by, action=AuditAction.REVEAL_PII, obj=obj, reason=reason, detail={"field": field}
     )
-    column = member.id_number_encrypted if field == "id_number" else member.phone_encrypted
+    column = obj.id_number_encrypted if field == "id_number" else obj.phone_encrypted
     return pii.decrypt(column, field=field) if column else ""
 
 

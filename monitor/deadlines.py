@@ -156,7 +156,9 @@ def mark_overdue_clues(today: date) -> dict:
                     role=ROLE_OF_LEVEL[level],
                     kind=NotificationKind.OVERDUE,
                     message=text,
-                    key=f"clue-overdue:{clue.pk}",
+                    # The step is in the key: late for acceptance and later for the home
+                    # check is reported both times.
+                    key=f"clue-overdue:{clue.pk}:{clue.status}",
                 )
             )
             notes.append(
@@ -165,7 +167,7 @@ def mark_overdue_clues(today: date) -> dict:
                     role=ROLE_OF_LEVEL[upper],
                     kind=NotificationKind.OVERDUE_ESCALATED,
                     message="下级" + text,
-                    key=f"clue-overdue-up:{clue.pk}",
+                    key=f"clue-overdue-up:{clue.pk}:{clue.status}",
                 )
             )
         Clue.objects.filter(pk__in=[c.pk for c in late]).update(overdue_since=today)

@@ -1,6 +1,7 @@
 """Department feed API (machine clients) and the clue API (village, township, county)."""
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import Prefetch
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -15,13 +16,15 @@ from accounts.permissions import IsDepartment, PeopleDataAccess
 from accounts.scope import region_prefix_of
 from config.errors import DomainError
 from config.parsers import SafeJSONParser
+from households.api.serializers import RevealRequestSerializer, RevealResponseSerializer
 from households.models import Household
+from households.services import protected_reveal
 from monitor.choices import RISK_TYPES, Category, ClueOutcome, RowOutcome
 from monitor.feeds import clues as clue_services
 from monitor.feeds.applications import self_application_submit
 from monitor.feeds.intake import receive_file, receive_json
 from monitor.feeds.screening import screening_queue
-from monitor.models import Clue, WarningBatch, WarningRow
+from monitor.models import Clue, SelfApplication, WarningBatch, WarningRow
 
 FEED_ERRORS = {
     400: OpenApiResponse(description="名单无法读取（格式、缺少必填列等），detail 为中文原因"),
@@ -181,6 +184,26 @@ class EvidenceSerializer(serializers.ModelSerializer):
         ]
 
 
+class ApplicationSerializer(serializers.ModelSerializer):
+    """农户自主申报的内容；证件号、手机号脱敏，入户联系时可申请查看完整号码（留痕）。"""
+
+    risk_label = serializers.CharField(source="get_risk_code_display")
+
+    class Meta:
+        model = SelfApplication
+        fields = [
+            "id",
+            "reference",
+            "name",
+            "id_number_masked",
+            "phone_masked",
+            "difficulty",
+            "risk_code",
+            "risk_label",
+            "submitted_at",
+        ]
+
+
 class ClueSerializer(serializers.ModelSerializer):
     household_number = serializers.CharField(source="household.number", default=None)
     village_name = serializers.CharField(source="village.name")
@@ -188,6 +211,7 @@ class ClueSerializer(serializers.ModelSerializer):
     status_display = serializers.CharField(source="get_status_display")
     outcome_display = serializers.CharField(source="get_outcome_display")
     evidence = EvidenceSerializer(many=True, read_only=True)
+    applications = ApplicationSerializer(many=True, read_only=True)
     overdue = serializers.SerializerMethodField()
 
     class Meta:
@@ -205,6 +229,7 @@ class ClueSerializer(serializers.ModelSerializer):
             "raised_on",
             "due_on",
             "overdue",
+            "applications",
             "outcome",
             "outcome_display",
             "outcome_note",
@@ -215,6 +240,10 @@ class ClueSerializer(serializers.ModelSerializer):
 
     def get_overdue(self, clue) -> bool:
         return clue.status != "closed" and clue.due_on < timezone.localdate()
+
+
+class ApplicantRevealSerializer(RevealRequestSerializer):
+    application = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="申报ID")
 
 
 class VerifySerializer(serializers.Serializer):
@@ -251,7 +280,7 @@ class ClueViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = ClueSerializer
     permission_classes = [PeopleDataAccess]
     filterset_fields = ["status", "channel", "outcome"]
-    read_only_actions = ("verify", "accept")
+    read_only_actions = ("verify", "accept", "reveal_applicant")
 
     def get_queryset(self):
         evidence = WarningRow.objects.select_related("batch__department").order_by("id")
@@ -272,6 +301,30 @@ class ClueViewSet(viewsets.ReadOnlyModelViewSet):
         payload.is_valid(raise_exception=True)
         clue_services.clue_verify(clue_id=clue.pk, by=request.user, **payload.validated_data)
         return Response(ClueSerializer(self.get_queryset().get(pk=clue.pk)).data)
+
+    @extend_schema(
+        summary="查看申报人完整手机号或身份证号（须填事由，记入审计日志）",
+        request=ApplicantRevealSerializer,
+        responses={200: RevealResponseSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="reveal-applicant")
+    def reveal_applicant(self, request, pk=None):
+        clue = self.get_object()
+        payload = ApplicantRevealSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        application = clue.applications.filter(pk=payload.validated_data["application"]).first()
+        if application is None:
+            raise DomainError("该线索下没有这份申报", 404)
+        try:
+            value = protected_reveal(
+                obj=application,
+                by=request.user,
+                field=payload.validated_data["field"],
+                reason=payload.validated_data["reason"],
+            )
+        except DjangoPermissionDenied as exc:
+            raise DomainError(str(exc), 403) from None
+        return Response({"field": payload.validated_data["field"], "value": value})
 
     @extend_schema(summary="乡镇受理农户自主申报", request=None, responses={200: ClueSerializer})
     @action(detail=True, methods=["post"])

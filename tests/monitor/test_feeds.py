@@ -406,3 +406,63 @@ def test_an_xlsx_list_with_an_id_column_mangled_into_numbers_is_receipted_row_by
     }
     assert rows[2]["outcome"] in ("new_clue", "merged") and rows[2]["amount"] == "1200.00"
     assert rows[3]["outcome"] == "invalid" and "Excel" in rows[3]["reason"]
+
+
+def test_a_batch_that_fails_in_the_worker_is_marked_failed_not_left_waiting(
+    registry, medical, monkeypatch, django_capture_on_commit_callbacks
+):
+    from monitor.feeds import matching
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(matching, "match_staged", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = medical[1].post(
+            "/api/feeds/batches/",
+            {"batch_key": "boom", "rows": [{"姓名": "甲", "身份证号": _member_ids(1)[0]}]},
+            format="json",
+        )
+    batch = WarningBatch.objects.get(pk=response.json()["id"])
+    assert batch.status == "failed" and "重新推送" in batch.error
+    assert not WarningRow.objects.exists() and not Clue.objects.exists()
+
+
+def test_control_characters_odd_amounts_and_numbers_in_free_text_are_cleaned(
+    registry, medical, django_capture_on_commit_callbacks
+):
+    person = _member_ids(1)[0]
+    data = (
+        f"姓名,身份证号,预警类型,金额,说明\n甲\x00,{person},高额\x00医疗,1E+999999999,"
+        f"电话13912345678 身份证{person}\n"
+    ).encode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _push_file(medical[1], data, "nul", "a.csv")
+    row = WarningRow.objects.get(batch_id=response.json()["id"])
+    assert row.outcome in ("new_clue", "merged")
+    assert (row.name, row.indicator) == ("甲", "高额医疗")
+    assert "金额" in row.reason and row.amount is None
+    assert person not in row.detail and "13912345678" not in row.detail
+
+
+@pytest.mark.parametrize(
+    "body, content_type",
+    [
+        (b"[" * 50000, "application/json"),
+        (
+            b'{"batch_key": "s", "rows": [{"\\u59d3\\u540d": "\\ud800", "id_number": "1"}]}',
+            "application/json",
+        ),
+        (b'{"batch_key": ["a"], "rows": [{"name": "x", "id_number": "1"}]}', "application/json"),
+        (
+            b'{"batch_key": "a\\u0000", "rows": [{"name": "x", "id_number": "1"}]}',
+            "application/json",
+        ),
+        (b"\xff\xfe not json", "application/json"),
+    ],
+)
+def test_hostile_json_bodies_get_a_chinese_400(regions, medical, body, content_type):
+    response = medical[1].generic("POST", "/api/feeds/batches/", body, content_type=content_type)
+    assert response.status_code == 400, response.content
+    assert any("\u4e00" <= c <= "\u9fff" for c in response.json()["detail"])
+    assert WarningBatch.objects.count() == 0

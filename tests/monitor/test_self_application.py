@@ -119,3 +119,69 @@ def test_the_public_page_works_without_login_and_is_rate_limited(client, regions
     for _ in range(10):
         last = client.post("/apply/", form)
     assert last.status_code == 429 and "提交过于频繁" in last.content.decode()
+
+
+def test_the_rate_limit_ignores_a_forged_forwarded_for_header(regions):
+    client = APIClient()
+    codes = [
+        client.post(
+            "/api/self-applications/",
+            {
+                "name": "张三",
+                "phone": "13800138000",
+                "id_number": make_id_number(sequence=1100 + 2 * i),
+                "difficulty": "房屋受损严重",
+                "village": VILLAGE_A,
+                "risk_type": "0201",
+            },
+            format="json",
+            HTTP_X_FORWARDED_FOR=f"10.0.0.{i}",
+        ).status_code
+        for i in range(12)
+    ]
+    assert codes[:10] == [201] * 10 and codes[10:] == [429, 429]
+
+
+def test_staff_see_the_application_and_reveal_the_phone_with_an_audit_row(head, api):
+    from accounts.models import AuditEvent
+
+    _apply(APIClient(), make_id_number(sequence=960))
+    clue = Clue.objects.get()
+    shown = api("reviewer_1").get(f"/api/clues/{clue.pk}/").json()["applications"]
+    assert [(a["name"], a["phone_masked"], a["risk_label"]) for a in shown] == [
+        ("马福海", "139****5678", "因病")
+    ]
+    reveal = api("reviewer_1").post(
+        f"/api/clues/{clue.pk}/reveal-applicant/",
+        {"application": shown[0]["id"], "field": "phone", "reason": "电话联系申报人"},
+        format="json",
+    )
+    assert reveal.json()["value"] == "13912345678"
+    assert AuditEvent.objects.filter(action="reveal_pii", reason="电话联系申报人").count() == 1
+    assert (
+        api("cadre_c")
+        .post(
+            f"/api/clues/{clue.pk}/reveal-applicant/",
+            {"application": shown[0]["id"], "field": "phone", "reason": "看看"},
+            format="json",
+        )
+        .status_code
+        == 404
+    )
+
+
+def test_late_acceptance_and_a_later_late_home_check_are_both_reported(head, api):
+    from datetime import timedelta
+
+    from monitor.models import Notification
+    from monitor.tasks import sweep_deadlines
+
+    _apply(APIClient(), make_id_number(sequence=960))
+    clue = Clue.objects.get()
+    sweep_deadlines(today=(clue.due_on + timedelta(days=1)).isoformat())
+    assert Notification.objects.filter(role="township_reviewer").count() == 1
+    api("reviewer_1").post(f"/api/clues/{clue.pk}/accept/")
+    clue.refresh_from_db()
+    sweep_deadlines(today=(clue.due_on + timedelta(days=1)).isoformat())
+    assert Notification.objects.filter(role="village_cadre").count() == 1
+    assert Notification.objects.count() == 4
