@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
@@ -406,8 +406,10 @@ class ScreeningRunViewSet(viewsets.ReadOnlyModelViewSet):
         if prefix is None:
             return WarningBatch.objects.none()
         return (
+            # Runs over the user's region, and the monthly runs over the whole registry.
             WarningBatch.objects.filter(
-                source=WarningBatch.Source.SCREENING, scope_prefix__startswith=prefix
+                Q(scope_prefix__startswith=prefix) | Q(scope_prefix=""),
+                source=WarningBatch.Source.SCREENING,
             )
             .select_related("department")
             .defer("payload")

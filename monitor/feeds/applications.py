@@ -46,7 +46,7 @@ def _validated(name, phone, id_number, difficulty, village_code, risk_code, toda
         errors["name"] = "户主姓名应为文字"
     try:
         clean["phone"] = normalise_phone(str(phone or ""))
-        if len(clean["phone"]) != 11:
+        if len(clean["phone"]) != 11 or not clean["phone"].startswith("1"):
             errors["phone"] = "请填写11位手机号，便于村干部联系"
     except ValidationError as exc:
         errors["phone"] = exc.messages[0]

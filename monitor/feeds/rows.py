@@ -217,14 +217,17 @@ def check_json_rows(rows: object) -> list:
 
 def check_file(data: bytes, filename: str, max_bytes: int) -> None:
     """Refuse at intake what can never be processed: unknown format, missing columns, a zip
-    bomb. The rows themselves are read by the worker."""
+    bomb, no rows at all. The rows themselves are read by the worker."""
     try:
         table = read_table(
             data, filename=filename, aliases=COLUMNS, required=REQUIRED, max_bytes=max_bytes
         )
+        first = next(table.rows, None)
         table.rows.close()
     except TabularError as exc:
         raise FeedFormatError(exc.reason, code=exc.code) from None
+    if first is None:
+        raise FeedFormatError("名单为空：只有表头，没有数据行", code="empty")
 
 
 def file_rows(data: bytes, filename: str, max_bytes: int) -> Iterator[tuple[int, dict]]:

@@ -466,3 +466,8 @@ def test_hostile_json_bodies_get_a_chinese_400(regions, medical, body, content_t
     assert response.status_code == 400, response.content
     assert any("\u4e00" <= c <= "\u9fff" for c in response.json()["detail"])
     assert WarningBatch.objects.count() == 0
+
+
+def test_a_file_with_only_a_header_is_refused(regions, medical):
+    response = _push_file(medical[1], "姓名,身份证号\n".encode(), "empty", "a.csv")
+    assert response.status_code == 400 and "名单为空" in response.json()["detail"]
