@@ -5,7 +5,7 @@ from django.db import transaction
 
 from accounts.choices import Role
 from interventions.models import AidPlan, MeasureCategory, MeasureRecord, PlannedMeasure
-from monitor.choices import IDENTIFYING_STATUSES, MONITORED_STATUSES
+from monitor.choices import CLOSED_STATUSES, IDENTIFYING_STATUSES, MONITORED_STATUSES
 from monitor.models import Case
 
 EDITORS = (Role.VILLAGE_CADRE, Role.TOWNSHIP_REVIEWER)
@@ -45,7 +45,14 @@ def _check_beneficiaries(case: Case, beneficiaries) -> None:
 @transaction.atomic
 def measure_record_create(*, case: Case, by, beneficiaries=(), **fields) -> MeasureRecord:
     _require_editor(by, case)
+    # Under the lock: a transition racing this measure sees one state or the other.
+    case = Case.objects.select_for_update().get(pk=case.pk)
     _check_case(case)
+    start = fields.get("start_on")
+    if start is not None and start < case.found_on:
+        raise ValidationError(
+            {"start_on": f"开始日期不能早于发现风险日期 {case.found_on:%Y-%m-%d}"}
+        )
     _check_beneficiaries(case, beneficiaries)
     category = fields.get("category")
     if isinstance(category, MeasureCategory) and not category.active:
@@ -63,7 +70,17 @@ def measure_record_create(*, case: Case, by, beneficiaries=(), **fields) -> Meas
 def measure_record_update(
     *, record: MeasureRecord, by, beneficiaries=None, **fields
 ) -> MeasureRecord:
+    """Progress of a measure (status, end date, amount, text). Its category is what it is:
+    a wrong one is stopped and a new measure recorded, so the history stays true. Once the
+    case is closed only status and end date still change (loans and jobs run to their end)."""
     _require_editor(by, record.case)
+    case = Case.objects.select_for_update().get(pk=record.case_id)
+    if "category" in fields and fields["category"] != record.category:
+        raise ValidationError(
+            {"category": "措施类别不能修改；如登记有误，请将其标为已终止并重新登记"}
+        )
+    if case.status in CLOSED_STATUSES and set(fields) - {"status", "end_on"}:
+        raise ValidationError({"case": "案例已办结，只能更新措施的状态和结束日期"})
     for name, value in fields.items():
         setattr(record, name, value)
     if record.end_on and record.end_on < record.start_on:

@@ -68,7 +68,15 @@ def deadlines_open(case: Case) -> None:
                 due_on=found + timedelta(days=rules["SELF_APPLICATION_ACCEPT_DAYS"]),
             )
         )
-    Deadline.objects.bulk_create(rows)
+    # A step already on record (met before a reschedule) is kept as it is.
+    Deadline.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def deadlines_reschedule(case: Case) -> None:
+    """The finding day was corrected: the open clocks count from the corrected day; steps
+    already met keep their record."""
+    Deadline.objects.filter(case=case, met_on__isnull=True).delete()
+    deadlines_open(case)
 
 
 def region_code_at(village_code: str, level: int) -> str:
@@ -186,7 +194,8 @@ def flag_missing_monthly_visits(month: date) -> dict:
     first, last = month_bounds(month)
     visited = MonthlyVisit.objects.filter(visited_on__range=(first, last)).values("case_id")
     missing = (
-        Case.objects.filter(status__in=MONITORED_STATUSES, identified_on__lt=first)
+        # Identified on the 1st: in monitoring the whole month, so visited in it too.
+        Case.objects.filter(status__in=MONITORED_STATUSES, identified_on__lte=first)
         .exclude(pk__in=visited)
         .select_related("household")
     )

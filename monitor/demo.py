@@ -137,7 +137,8 @@ def demo_cases_load() -> list[str]:
         risk_codes=["09"],
         found_on=found,
         by=township,
-        description="子女上大学费用高（农户一键申报）",
+        description="子女上大学费用高（农户书面申请，乡镇代录）",
+        awaiting_acceptance=True,
     )
     lines.append(f"{household.number} 农户自主申报 待乡镇受理（已超期）")
     mark_overdue(today)

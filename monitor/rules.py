@@ -63,7 +63,9 @@ def filing_problems(
         income = latest_income(household)
         if income is not None:
             line = monitoring_line_for(village_code=household.village_id, year=income.year)
-            if line is not None and income.per_capita_net_income > line.amount:
+            if line is None:
+                problems.append(f"未设置 {income.year} 年的监测范围，无法判断收入是否在监测范围内")
+            elif income.per_capita_net_income > line.amount:
                 problems.append(
                     f"{income.year}年人均纯收入 {income.per_capita_net_income} 元高于监测范围 "
                     f"{line.amount} 元；收入高于范围但因突发事件生活困难的，请选择突发严重困难户"
@@ -80,7 +82,8 @@ def _latest(model, case: Case, stage: str, order: str):
 def procedure_problems(case: Case, stage: str, today: date) -> list[str]:
     """Home visit, consent (identification only), appraisal and a finished public notice."""
     problems = []
-    if _latest(HomeVisit, case, stage, "visited_on") is None:
+    visit = _latest(HomeVisit, case, stage, "visited_on")
+    if visit is None:
         problems.append("未登记入户核实")
     if stage == Stage.IDENTIFICATION and _latest(Consent, case, stage, "signed_on") is None:
         problems.append("未上传农户签字的承诺授权书")
@@ -89,6 +92,8 @@ def procedure_problems(case: Case, stage: str, today: date) -> list[str]:
         problems.append("未登记民主评议")
     elif appraisal.result != AppraisalResult.PASSED:
         problems.append("民主评议未通过")
+    elif visit is not None and appraisal.held_on < visit.visited_on:
+        problems.append("民主评议应在入户核实之后")
     notice = _latest(PublicNotice, case, stage, "end_on")
     minimum = _setting("NOTICE_MIN_DAYS")
     if notice is None:
@@ -100,6 +105,8 @@ def procedure_problems(case: Case, stage: str, today: date) -> list[str]:
             problems.append(f"公示至 {notice.end_on:%Y-%m-%d} 结束，公示期满后方可上报")
         if not notice.objections_resolved:
             problems.append("公示有未处理的异议")
+        if appraisal is not None and notice.start_on < appraisal.held_on:
+            problems.append("公示应在民主评议之后")
     return problems
 
 
@@ -159,8 +166,9 @@ def clearance_problems(case: Case, today: date) -> list[str]:
     ):
         problems.append("因病致险须落实健康帮扶、社会帮扶或综合保障措施")
     income = latest_income(household)
-    if income is None:
-        problems.append("未登记收支情况，无法判断收入是否稳定高于监测范围")
+    if income is None or (case.identified_on and income.period_end <= case.identified_on):
+        # Figures from before identification say nothing about whether the aid worked.
+        problems.append("未登记纳入监测以来的收支情况，无法判断收入是否稳定高于监测范围")
     else:
         line = monitoring_line_for(village_code=household.village_id, year=income.year)
         if line is None:

@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.choices import Role
 from households.models import Household
 from monitor.choices import Channel, DeadlineStep, Stage, Status
-from monitor.deadlines import deadlines_open
+from monitor.deadlines import deadlines_open, deadlines_reschedule
 from monitor.models import (
     Appraisal,
     Case,
@@ -52,10 +52,13 @@ def case_create(
     by,
     description: str = "",
     green_channel: bool = False,
+    awaiting_acceptance: bool = False,
     today: date | None = None,
 ) -> Case:
-    """File a case (线索登记). A farmer's self-application starts waiting for the township;
-    anything a cadre files starts with the village's verification."""
+    """File a case (线索登记). It starts with the village's verification; a paper
+    self-application entered for the township to accept first (`awaiting_acceptance`)
+    starts waiting for it. (Applications from the public page become clues, which the
+    township accepts before the village files a case from them.)"""
     if by is not None and by.role not in (Role.VILLAGE_CADRE, Role.TOWNSHIP_REVIEWER):
         raise PermissionDenied("监测对象由村干部登记（乡镇可代为登记农户申报）")
     if by is not None and not Household.objects.visible_to(by).filter(pk=household.pk).exists():
@@ -70,7 +73,9 @@ def case_create(
     )
     if problems:
         raise ValidationError({"__all__": problems})
-    initial = Status.APPLIED if channel == Channel.SELF_APPLICATION else Status.DRAFT
+    if awaiting_acceptance and channel != Channel.SELF_APPLICATION:
+        raise ValidationError({"channel": "只有农户自主申报需要乡镇受理"})
+    initial = Status.APPLIED if awaiting_acceptance else Status.DRAFT
     case = Case(
         household=household,
         category=category,
@@ -98,6 +103,7 @@ def case_update(*, case: Case, by, today: date | None = None, risk_codes=None, *
     """Edit the facts of a case while the village still holds it."""
     _require_cadre(by)
     case = Case.objects.select_for_update().get(pk=case.pk)
+    previous_found_on = case.found_on
     if case.status != Status.DRAFT:
         raise ValidationError(
             {
@@ -124,9 +130,12 @@ def case_update(*, case: Case, by, today: date | None = None, risk_codes=None, *
     ]
     if problems:
         raise ValidationError({"__all__": problems})
+    found_changed = "found_on" in fields and case.found_on != previous_found_on
     case.full_clean(exclude=["created_by"])
     case.save()
     _set_risks(case, codes)
+    if found_changed:
+        deadlines_reschedule(case)
     return case
 
 
@@ -137,9 +146,13 @@ def _require_in_scope(case: Case, by) -> None:
         raise PermissionDenied("该案例不在您的管辖范围内")
 
 
-def _evidence_case(case: Case, stage: str, by) -> None:
+def _evidence_case(case: Case, stage: str, by, dates: dict[str, date]) -> Case:
+    """Lock the case and check it takes this evidence now: the right state (read under the
+    lock, so a report racing this record sees one or the other), and dates no later than
+    today and not before the stage began (the finding; for clearance, identification)."""
     _require_cadre(by)
     _require_in_scope(case, by)
+    case = Case.objects.select_for_update().get(pk=case.pk)
     expected = EVIDENCE_STATUS[stage]
     if case.status != expected:
         raise ValidationError(
@@ -148,14 +161,28 @@ def _evidence_case(case: Case, stage: str, by) -> None:
                 f"状态登记，当前为「{case.get_status_display()}」"
             }
         )
+    earliest = case.identified_on if stage == Stage.CLEARANCE else case.found_on
+    today = timezone.localdate()
+    for field, day in dates.items():
+        if day is None:
+            continue
+        # A notice may be recorded when it is put up, before its days have run.
+        if field not in ("start_on", "end_on") and day > today:
+            raise ValidationError({field: "日期不能晚于今天"})
+        if earliest and day < earliest:
+            raise ValidationError(
+                {
+                    field: f"日期不能早于{'纳入监测' if stage == Stage.CLEARANCE else '发现风险'}"
+                    f"日期 {earliest:%Y-%m-%d}"
+                }
+            )
+    return case
 
 
 @transaction.atomic
 def home_visit_record(*, case: Case, by, stage: str = Stage.IDENTIFICATION, **fields) -> HomeVisit:
-    _evidence_case(case, stage, by)
+    case = _evidence_case(case, stage, by, {"visited_on": fields.get("visited_on")})
     visit = HomeVisit(case=case, stage=stage, recorded_by=by, **fields)
-    if visit.visited_on > timezone.localdate():
-        raise ValidationError({"visited_on": "核实日期不能晚于今天"})
     visit.full_clean(exclude=["recorded_by"])
     visit.save()
     if stage == Stage.IDENTIFICATION:
@@ -180,7 +207,7 @@ def _scan_kind(upload) -> str:
 def consent_record(
     *, case: Case, by, signed_on: date, scan, stage: str = Stage.IDENTIFICATION
 ) -> Consent:
-    _evidence_case(case, stage, by)
+    case = _evidence_case(case, stage, by, {"signed_on": signed_on})
     kind = _scan_kind(scan)
     scan.name = f"consent.{kind}"
     consent = Consent(case=case, stage=stage, recorded_by=by, signed_on=signed_on, scan=scan)
@@ -191,7 +218,7 @@ def consent_record(
 
 @transaction.atomic
 def appraisal_record(*, case: Case, by, stage: str = Stage.IDENTIFICATION, **fields) -> Appraisal:
-    _evidence_case(case, stage, by)
+    case = _evidence_case(case, stage, by, {"held_on": fields.get("held_on")})
     appraisal = Appraisal(case=case, stage=stage, recorded_by=by, **fields)
     appraisal.full_clean(exclude=["recorded_by"])
     appraisal.save()
@@ -200,7 +227,9 @@ def appraisal_record(*, case: Case, by, stage: str = Stage.IDENTIFICATION, **fie
 
 @transaction.atomic
 def notice_record(*, case: Case, by, stage: str = Stage.IDENTIFICATION, **fields) -> PublicNotice:
-    _evidence_case(case, stage, by)
+    case = _evidence_case(
+        case, stage, by, {"start_on": fields.get("start_on"), "end_on": fields.get("end_on")}
+    )
     notice = PublicNotice(case=case, stage=stage, recorded_by=by, **fields)
     if notice.end_on < notice.start_on:
         raise ValidationError({"end_on": "公示结束日期不能早于开始日期"})

@@ -173,6 +173,8 @@ STEPS: tuple[Step, ...] = (
         S.CLEARANCE_PROPOSED,
         S.CLEARANCE_TOWNSHIP_APPROVED,
         R.TOWNSHIP_REVIEWER,
+        # Approvals check again: measures or income may have changed since the proposal.
+        check=_check_clearance,
     ),
     Step(
         "township_return_clearance",
@@ -189,6 +191,7 @@ STEPS: tuple[Step, ...] = (
         S.CLEARANCE_TOWNSHIP_APPROVED,
         S.CLEARED,
         R.COUNTY_APPROVER,
+        check=_check_clearance,
         effect=_on_cleared,
     ),
     Step(

@@ -20,7 +20,7 @@ class MeasureRecordSerializer(serializers.ModelSerializer):
     beneficiaries = serializers.PrimaryKeyRelatedField(
         many=True,
         required=False,
-        queryset=Member.objects.all(),
+        queryset=Member.objects.none(),
         help_text="受益成员ID（须是本户成员）",
     )
     status_display = serializers.CharField(source="get_status_display", read_only=True)
@@ -46,6 +46,15 @@ class MeasureRecordSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["recorded_at", "updated_at"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            # Looked up in the user's scope: ids from elsewhere are simply unknown.
+            self.fields["beneficiaries"].child_relation.queryset = Member.objects.visible_to(
+                request.user
+            )
+
     def validate_amount(self, value):
         if value < 0:
             raise serializers.ValidationError("金额不能为负数")
@@ -68,4 +77,5 @@ class AidPlanSerializer(serializers.ModelSerializer):
     class Meta:
         model = AidPlan
         fields = ["summary", "responsible_person", "items", "updated_at"]
+        extra_kwargs = {"summary": {"max_length": 5000}}
         read_only_fields = ["updated_at"]

@@ -95,6 +95,7 @@ class CaseSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+        extra_kwargs = {"description": {"max_length": 5000}}
         read_only_fields = [
             "status",
             "identified_on",
@@ -178,6 +179,7 @@ class HomeVisitSerializer(_EvidenceSerializer):
     class Meta:
         model = HomeVisit
         fields = ["id", "stage", "visited_on", "visitors", "findings", "recorded_by", "recorded_at"]
+        extra_kwargs = {"findings": {"max_length": 5000}}
 
 
 class ConsentSerializer(_EvidenceSerializer):
@@ -206,6 +208,7 @@ class AppraisalSerializer(_EvidenceSerializer):
             "recorded_by",
             "recorded_at",
         ]
+        extra_kwargs = {"notes": {"max_length": 5000}}
 
 
 class PublicNoticeSerializer(_EvidenceSerializer):
@@ -224,6 +227,7 @@ class PublicNoticeSerializer(_EvidenceSerializer):
             "recorded_by",
             "recorded_at",
         ]
+        extra_kwargs = {"objections": {"max_length": 5000}}
 
 
 class MonthlyVisitSerializer(serializers.ModelSerializer):
@@ -240,6 +244,7 @@ class MonthlyVisitSerializer(serializers.ModelSerializer):
             "recorded_by",
             "recorded_at",
         ]
+        extra_kwargs = {"findings": {"max_length": 5000}}
 
 
 class NoticeListRowSerializer(serializers.Serializer):

@@ -2,6 +2,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 
 from households.services import income_record_save
@@ -96,7 +97,9 @@ def test_api_answers_rule_breaches_with_400_and_the_reasons(api, family):
 
 
 def test_a_self_application_waits_for_the_township_within_two_days(api, users, family):
-    case = _file(family, users["reviewer_1"], channel=Channel.SELF_APPLICATION)
+    case = _file(
+        family, users["reviewer_1"], channel=Channel.SELF_APPLICATION, awaiting_acceptance=True
+    )
     assert case.status == Status.APPLIED
     assert case.deadlines.get(step="township_acceptance").due_on == TODAY + timedelta(days=2)
     accepted = api("reviewer_1").post(
@@ -133,7 +136,7 @@ def test_measures_wait_for_monitoring_unless_green_channel(users, family):
 
 
 def _monitoring_case(family, users, identified_on):
-    case = _file(family, users["cadre_a"])
+    case = _file(family, users["cadre_a"], found_on=identified_on - timedelta(days=10))
     Case.objects.filter(pk=case.pk).update(status=Status.MONITORING, identified_on=identified_on)
     case.refresh_from_db()
     return case
@@ -156,7 +159,8 @@ def test_clearance_names_every_unmet_condition(users, family):
     assert "未落实帮扶措施（至少 1 项）" in problems
     assert any("开发式帮扶" in p for p in problems)
     assert "因病致险须落实健康帮扶、社会帮扶或综合保障措施" in problems
-    assert "2025年人均纯收入 5000.00 元未高于监测范围 7800.00 元" in problems
+    # The only income on record predates identification: it says nothing about the aid.
+    assert "未登记纳入监测以来的收支情况，无法判断收入是否稳定高于监测范围" in problems
     assert "未登记入户核实" in problems
 
 
@@ -202,3 +206,85 @@ def test_a_case_meeting_every_condition_can_be_cleared(users, family):
     )
     _clearance_paperwork(case, date(2026, 2, 1))
     assert clearance_problems(case, date(2026, 3, 2)) == []
+
+
+def test_evidence_dated_before_the_finding_or_in_the_future_is_refused(api, draft_case):
+    base = f"/api/cases/{draft_case.pk}"
+    with time_machine.travel("2026-03-05 10:00 +0800", tick=False):
+        old = api("cadre_a").post(
+            f"{base}/home-visits/",
+            {"visited_on": "1900-01-01", "visitors": "张", "findings": "x"},
+            format="json",
+        )
+        assert old.status_code == 400 and "发现风险" in str(old.json())
+        future = api("cadre_a").post(
+            f"{base}/appraisals/", {"held_on": "2099-01-01", "result": "passed"}, format="json"
+        )
+        assert future.status_code == 400 and "晚于今天" in str(future.json())
+
+
+def test_a_report_needs_appraisal_after_visit_and_notice_after_appraisal(draft_case):
+    from monitor.rules import procedure_problems
+
+    HomeVisit.objects.create(
+        case=draft_case, visited_on=date(2026, 3, 5), visitors="张", findings="属实"
+    )
+    Appraisal.objects.create(case=draft_case, held_on=date(2026, 3, 4), result="passed")
+    PublicNotice.objects.create(case=draft_case, start_on=date(2026, 3, 3), end_on=date(2026, 3, 9))
+    problems = procedure_problems(draft_case, Stage.IDENTIFICATION, date(2026, 3, 20))
+    assert "民主评议应在入户核实之后" in problems
+    assert "公示应在民主评议之后" in problems
+
+
+def test_a_measures_category_cannot_be_changed_and_approvals_check_clearance_again(
+    api, users, family
+):
+    case = _monitoring_case(family, users, date(2025, 8, 1))
+    industry = measure_record_create(
+        case=case,
+        by=users["cadre_a"],
+        category=MeasureCategory.objects.get(code="industry"),
+        description="养殖",
+        department="农业局",
+        start_on=date(2025, 8, 2),
+    )
+    moved = api("cadre_a").patch(
+        f"/api/measures/{industry.pk}/", {"category": "water"}, format="json"
+    )
+    assert moved.status_code == 400 and "不能修改" in str(moved.json())
+    measure_record_create(
+        case=case,
+        by=users["cadre_a"],
+        category=MeasureCategory.objects.get(code="health"),
+        description="救助",
+        department="医保局",
+        start_on=date(2025, 8, 2),
+    )
+    income_record_save(
+        household=family, year=2026, period_end=date(2026, 2, 28), wage_income=Decimal("20000")
+    )
+    _clearance_paperwork(case, date(2026, 2, 1))
+    Case.objects.filter(pk=case.pk).update(
+        status=Status.CLEARANCE_PROPOSED, clearance_kind="assisted"
+    )
+    # After the proposal the income record is replaced by a poorer one: the township's
+    # approval checks again and refuses.
+    income_record_save(
+        household=family, year=2026, period_end=date(2026, 2, 28), wage_income=Decimal("6000")
+    )
+    refused = api("reviewer_1").post(
+        f"/api/cases/{case.pk}/transitions/",
+        {"action": "township_approve_clearance"},
+        format="json",
+    )
+    assert refused.status_code == 400
+    assert any("未高于监测范围" in p for p in refused.json()["unmet"])
+
+
+def test_correcting_the_finding_day_moves_the_open_deadlines(api, draft_case):
+    response = api("cadre_a").patch(
+        f"/api/cases/{draft_case.pk}/", {"found_on": "2026-02-02"}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    due = {d["step"]: d["due_on"] for d in response.json()["deadlines"]}
+    assert due == {"village_verification": "2026-02-09", "identification": "2026-02-17"}

@@ -137,7 +137,7 @@ def test_a_case_walks_from_draft_to_cleared_with_every_step_recorded(api, family
         early = _step(cadre, case_id, "propose_clearance", clearance_kind="assisted")
         assert early.status_code == 400
         unmet = early.json()["unmet"]
-        assert "2025年人均纯收入 5000.00 元未高于监测范围 7800.00 元" in unmet
+        assert "未登记纳入监测以来的收支情况，无法判断收入是否稳定高于监测范围" in unmet
         assert "未登记入户核实" in unmet
 
         income = cadre.post(

@@ -185,3 +185,17 @@ def test_late_acceptance_and_a_later_late_home_check_are_both_reported(head, api
     sweep_deadlines(today=(clue.due_on + timedelta(days=1)).isoformat())
     assert Notification.objects.filter(role="village_cadre").count() == 1
     assert Notification.objects.count() == 4
+
+
+def test_a_case_filed_from_an_accepted_application_starts_with_the_village(head, api):
+    _apply(APIClient(), make_id_number(sequence=960))
+    clue = Clue.objects.get()
+    api("reviewer_1").post(f"/api/clues/{clue.pk}/accept/")
+    api("cadre_a").post(
+        f"/api/clues/{clue.pk}/verify/",
+        {"outcome": "identify", "note": "属实", "category": "unstable"},
+        format="json",
+    )
+    case = Case.objects.get()
+    assert case.status == "draft"
+    assert not case.deadlines.filter(step="township_acceptance").exists()
