@@ -5,6 +5,8 @@ code prefix of the user's region. Deny by default: anonymous users, machine clie
 auditors, administrators and users without a region get None, meaning no rows at all.
 """
 
+from django.db import models
+
 from accounts.choices import PEOPLE_ROLES
 
 
@@ -17,3 +19,18 @@ def region_prefix_of(user) -> str | None:
     from households.models import Region
 
     return Region.prefix_of_code(user.region_id)
+
+
+class ScopedQuerySet(models.QuerySet):
+    """A queryset of things that lie in a region. `region_field` is the lookup path to the
+    region's code (e.g. "household__village__code"); "inside a region" is a prefix match on
+    it, and `visible_to` is that match with the user's own prefix — or nothing at all."""
+
+    region_field: str = ""
+
+    def inside(self, prefix: str):
+        return self.filter(**{f"{self.region_field}__startswith": prefix})
+
+    def visible_to(self, user):
+        prefix = region_prefix_of(user)
+        return self.none() if prefix is None else self.inside(prefix)

@@ -59,14 +59,10 @@ class MemberAdmin(ScopedAdmin):
 
 
 @admin.register(IncomeRecord)
-class IncomeRecordAdmin(ReadOnlyAdmin):
+class IncomeRecordAdmin(ScopedAdmin):
     list_display = ["household", "year", "per_capita_net_income", "household_size"]
     readonly_fields = ["net_income", "per_capita_net_income", "per_capita_after_rigid"]
     raw_id_fields = ["household"]
-
-    def get_queryset(self, request):
-        allowed = Household.objects.visible_to(request.user)
-        return super().get_queryset(request).filter(household__in=allowed)
 
 
 @admin.register(MonitoringLine)

@@ -5,6 +5,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import models
 from django.db.models import Q
 
+from accounts.scope import ScopedQuerySet
 from households.choices import (
     PREFIX_LENGTH,
     CivilAffairsStatus,
@@ -24,15 +25,8 @@ from households.choices import (
 PREFIX_OPCLASS = "varchar_pattern_ops"
 
 
-class RegionQuerySet(models.QuerySet):
-    def inside(self, prefix: str):
-        return self.filter(code__startswith=prefix)
-
-    def visible_to(self, user):
-        from accounts.scope import region_prefix_of
-
-        prefix = region_prefix_of(user)
-        return self.none() if prefix is None else self.inside(prefix)
+class RegionQuerySet(ScopedQuerySet):
+    region_field = "code"
 
 
 class Region(models.Model):
@@ -101,16 +95,10 @@ class Region(models.Model):
         return code[:keep].ljust(12, "0")
 
 
-class HouseholdQuerySet(models.QuerySet):
-    def inside(self, prefix: str):
-        return self.filter(village__code__startswith=prefix)
+class HouseholdQuerySet(ScopedQuerySet):
+    """The one region scope for people data. Deny by default: no scope, no rows."""
 
-    def visible_to(self, user):
-        """The one region scope for people data. Deny by default: no scope, no rows."""
-        from accounts.scope import region_prefix_of
-
-        prefix = region_prefix_of(user)
-        return self.none() if prefix is None else self.inside(prefix)
+    region_field = "village__code"
 
 
 class Household(models.Model):
@@ -164,15 +152,8 @@ class Household(models.Model):
         return FileColour(self.file_colour).label
 
 
-class MemberQuerySet(models.QuerySet):
-    def inside(self, prefix: str):
-        return self.filter(household__village__code__startswith=prefix)
-
-    def visible_to(self, user):
-        from accounts.scope import region_prefix_of
-
-        prefix = region_prefix_of(user)
-        return self.none() if prefix is None else self.inside(prefix)
+class MemberQuerySet(ScopedQuerySet):
+    region_field = "household__village__code"
 
 
 class Member(models.Model):
@@ -238,6 +219,10 @@ class Member(models.Model):
         return age_from_birth_date(self.birth_date, day)
 
 
+class IncomeRecordQuerySet(ScopedQuerySet):
+    region_field = "household__village__code"
+
+
 class IncomeRecord(models.Model):
     """收支: a household's income and expenses over the 12 months ending `period_end`
     (for a yearly record, December 31 of `year`). Per-capita figures are stored when saved
@@ -276,6 +261,8 @@ class IncomeRecord(models.Model):
     note = models.CharField("备注", max_length=200, blank=True)
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    objects = IncomeRecordQuerySet.as_manager()
 
     class Meta:
         verbose_name = verbose_name_plural = "收支情况"

@@ -16,6 +16,7 @@ from households.choices import RegionLevel, Relation
 from households.idnumber import IdNumberError, parse_id_number
 from households.models import Household, IncomeRecord, Member, MonitoringLine, Region
 
+_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９＋－", "0123456789+-")
 _PHONE_SEPARATORS = re.compile(r"[\s\-()（）]")
 _PHONE_DIGITS = re.compile(r"^\+?(86)?([0-9]{7,12})$")
 
@@ -33,9 +34,6 @@ def normalise_phone(raw: str) -> str:
     if digits.startswith("1") and len(digits) != 11:
         raise ValidationError(f"手机号应为11位，实为{len(digits)}位")
     return digits
-
-
-_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９＋－", "0123456789+-")
 
 
 def region_create_or_update(*, code: str, name: str) -> tuple[Region, bool]:

@@ -198,9 +198,14 @@ def _encoding_error(data: bytes, offset: int, tried: str) -> TabularError:
 _CONTROL = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 127])
 
 
+def strip_control(text: str) -> str:
+    """Text without control characters (tab, newline and carriage return stay): NUL and its
+    kin never belong in a cell, and PostgreSQL refuses NUL outright."""
+    return text.translate(_CONTROL)
+
+
 def _clean(text: str) -> str:
-    # NUL and other control characters never belong in a cell (PostgreSQL refuses NUL).
-    return text.translate(_CONTROL).strip()
+    return strip_control(text).strip()
 
 
 def _header_key(text: str) -> str:

@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from config.admin_base import ReadOnlyAdmin
 from interventions.models import AidPlan, MeasureCategory, MeasureRecord, PlannedMeasure
+from monitor.admin import ScopedCaseAdmin
 from monitor.models import Case
 
 
@@ -13,18 +14,13 @@ class MeasureCategoryAdmin(admin.ModelAdmin):
     list_editable = ["active", "sort_order"]
 
 
-class ScopedByCase(ReadOnlyAdmin):
-    def get_queryset(self, request):
-        return super().get_queryset(request).filter(case__in=Case.objects.visible_to(request.user))
-
-
 class PlannedMeasureInline(admin.TabularInline):
     model = PlannedMeasure
     extra = 0
 
 
 @admin.register(AidPlan)
-class AidPlanAdmin(ScopedByCase):
+class AidPlanAdmin(ScopedCaseAdmin):
     list_display = ["case", "responsible_person", "updated_at"]
     raw_id_fields = ["case"]
     inlines = [PlannedMeasureInline]
@@ -40,7 +36,7 @@ class PlannedMeasureAdmin(ReadOnlyAdmin):
 
 
 @admin.register(MeasureRecord)
-class MeasureRecordAdmin(ScopedByCase):
+class MeasureRecordAdmin(ScopedCaseAdmin):
     list_display = ["case", "category", "description", "department", "start_on", "status", "amount"]
     list_filter = ["category", "status"]
     raw_id_fields = ["case", "beneficiaries"]

@@ -69,24 +69,11 @@ class CaseAdmin(ReadOnlyAdmin):
     def get_queryset(self, request):
         return Case.objects.visible_to(request.user).select_related("household")
 
-    def has_add_permission(self, request):
-        # Filing checks consistency rules and opens deadlines: use the API or pages.
-        return False
-
 
 @admin.register(CaseTransition)
 class CaseTransitionAdmin(ScopedCaseAdmin):
     list_display = ["case", "action", "from_status", "to_status", "actor", "at"]
     list_filter = ["action"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(HomeVisit, Consent, Appraisal, PublicNotice)

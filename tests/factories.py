@@ -8,7 +8,7 @@ import factory
 
 from households import pii
 from households.choices import HouseholdKind, Labour, Relation
-from households.idnumber import check_character
+from households.idnumber import check_character, mask_id_number, mask_phone
 from households.models import Household, Member
 
 _sequence = itertools.count(1)
@@ -63,11 +63,9 @@ class MemberFactory(factory.django.DjangoModelFactory):
         lambda o: pii.encrypt(o.id_number, field="id_number")
     )
     id_number_hash = factory.LazyAttribute(lambda o: pii.id_number_hash(o.id_number))
-    id_number_masked = factory.LazyAttribute(lambda o: o.id_number[:6] + "*" * 8 + o.id_number[-4:])
+    id_number_masked = factory.LazyAttribute(lambda o: mask_id_number(o.id_number))
     phone_encrypted = factory.LazyAttribute(
         lambda o: pii.encrypt(o.phone, field="phone") if o.phone else ""
     )
     phone_hash = factory.LazyAttribute(lambda o: pii.phone_hash(o.phone) if o.phone else "")
-    phone_masked = factory.LazyAttribute(
-        lambda o: f"{o.phone[:3]}****{o.phone[-4:]}" if o.phone else ""
-    )
+    phone_masked = factory.LazyAttribute(lambda o: mask_phone(o.phone) if o.phone else "")

@@ -182,10 +182,7 @@ class IncomeRecordViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet
     filterset_class = IncomeRecordFilter
 
     def get_queryset(self):
-        prefix = region_prefix_of(self.request.user)
-        if prefix is None:
-            return IncomeRecord.objects.none()
-        return IncomeRecord.objects.filter(household__village__code__startswith=prefix)
+        return IncomeRecord.objects.visible_to(self.request.user)
 
     def perform_create(self, serializer):
         serializer.instance = services.income_record_save(

@@ -19,15 +19,14 @@ from households.choices import RegionLevel
 from households.idnumber import IdNumberError, parse_id_number
 from households.models import Member, Region
 from households.services import normalise_phone
+from households.tabular import strip_control
 from monitor.choices import CLOSED_STATUSES, RISK_TYPE_LABELS, ClueChannel, ClueStatus
 from monitor.models import Case, Clue, SelfApplication
-
-_CONTROL = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 127])
 
 
 def _plain(value) -> str:
     """Text without control characters or lone surrogates (neither can be stored)."""
-    text = str(value or "").translate(_CONTROL)
+    text = strip_control(str(value or ""))
     return text.encode("utf-8", "ignore").decode("utf-8")
 
 

@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 from households import pii
 from households.idnumber import IdNumberError, mask_id_number, parse_id_number
-from households.tabular import TabularError, read_table
+from households.tabular import TabularError, read_table, strip_control
 from monitor.choices import RowOutcome
 
 COLUMNS = {
@@ -141,13 +141,10 @@ def parse_date(raw: str, today: date) -> date | None:
     raise ValueError(f"发生日期「{raw[:30]}」无法识别，应为 YYYY-MM-DD")
 
 
-_CONTROL = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 127])
-
-
 def _text(values: dict, key: str) -> str:
     """A cell as clean text: JSON values too lose control characters (NUL breaks COPY), and
     any ID or phone number typed into a free-text column is masked."""
-    text = str(values.get(key) or "").translate(_CONTROL).strip()
+    text = strip_control(str(values.get(key) or "")).strip()
     if any(c.isdigit() for c in text):
         text = pii.mask_pii_in_text(text)
     return text

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from accounts.scope import ScopedQuerySet
 from monitor.choices import (
     CLOSED_STATUSES,
     RISK_TYPES,
@@ -18,16 +19,8 @@ from monitor.choices import (
 )
 
 
-class CaseQuerySet(models.QuerySet):
-    def inside(self, prefix: str):
-        return self.filter(household__village__code__startswith=prefix)
-
-    def visible_to(self, user):
-        """Region scope, the same rule as households: deny by default."""
-        from accounts.scope import region_prefix_of
-
-        prefix = region_prefix_of(user)
-        return self.none() if prefix is None else self.inside(prefix)
+class CaseQuerySet(ScopedQuerySet):
+    region_field = "household__village__code"
 
     def open(self):
         return self.exclude(status__in=CLOSED_STATUSES)

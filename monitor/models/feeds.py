@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from accounts.scope import ScopedQuerySet
 from monitor.choices import (
     RISK_TYPES,
     BatchStatus,
@@ -111,13 +112,9 @@ class WarningBatch(models.Model):
         return f"{self.department or '数据筛查'} {self.batch_key}"
 
 
-class ClueQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        """Region scope by the clue's village (a self-applicant may not be registered yet)."""
-        from accounts.scope import region_prefix_of
-
-        prefix = region_prefix_of(user)
-        return self.none() if prefix is None else self.filter(village__code__startswith=prefix)
+class ClueQuerySet(ScopedQuerySet):
+    # By the clue's village: a self-applicant may not be registered yet.
+    region_field = "village__code"
 
     def open(self):
         return self.exclude(status=ClueStatus.CLOSED)
