@@ -20,14 +20,16 @@ import math
 import re
 from collections.abc import Container
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from operator import mul
 
 __all__ = [
     "ID_CHECK_WEIGHTS",
     "IdNumber",
     "IdNumberError",
+    "ListIdChecker",
     "age_from_birth_date",
     "check_character",
     "is_valid_id_number",
@@ -306,3 +308,59 @@ def _value_from_irregular_text(text: str) -> str:
     # Legacy 15-digit numbers (issued before 1999) have a two-digit year, all in the 1900s.
     first17 = text[:6] + "19" + text[6:]
     return first17 + check_character(first17)
+
+
+# --- Bulk checking ---------------------------------------------------------------------------
+# A department list brings up to a million numbers, nearly all clean. For those, the weighted
+# sum is read from per-chunk tables (six dict lookups instead of 17 multiplications) and the
+# birth date from a set of every valid YYYYMMDD up to today; anything else falls back to
+# parse_id_number, so results and reasons are the same.
+
+_CHUNKS = ((0, 3), (3, 6), (6, 9), (9, 12), (12, 15), (15, 17))
+
+
+def _chunk_table(start: int, end: int) -> dict[str, int]:
+    width = end - start
+    weights = ID_CHECK_WEIGHTS[start:end]
+    return {
+        digits: sum(int(d) * w for d, w in zip(digits, weights, strict=True))
+        for digits in (f"{n:0{width}d}" for n in range(10**width))
+    }
+
+
+_CHUNK_TABLES = tuple(_chunk_table(start, end) for start, end in _CHUNKS)
+
+
+@lru_cache(maxsize=4)
+def _birth_digits_until(today: date) -> frozenset[str]:
+    days = (today - _MIN_BIRTH_DATE).days + 1
+    return frozenset(f"{_MIN_BIRTH_DATE + timedelta(days=n):%Y%m%d}" for n in range(days))
+
+
+class ListIdChecker:
+    """parse_id_number(raw, today=today), reduced to (value, converted_from_15), at a
+    fraction of the cost per clean number."""
+
+    def __init__(self, today: date) -> None:
+        self.today = today
+        self._births = _birth_digits_until(today)
+
+    def __call__(self, raw: object) -> tuple[str, bool]:
+        if type(raw) is str and len(raw) == 18 and raw.isascii() and raw[:17].isdigit():
+            last = raw[17]
+            if last == "x":
+                raw, last = raw[:17] + "X", "X"
+            if (last == "X" or last.isdigit()) and raw[6:14] in self._births:
+                t0, t1, t2, t3, t4, t5 = _CHUNK_TABLES
+                total = (
+                    t0[raw[0:3]]
+                    + t1[raw[3:6]]
+                    + t2[raw[6:9]]
+                    + t3[raw[9:12]]
+                    + t4[raw[12:15]]
+                    + t5[raw[15:17]]
+                )
+                if _CHECK_CHARS[total % 11] == last:
+                    return raw, False
+        parsed = parse_id_number(raw, today=self.today)
+        return parsed.value, parsed.converted_from_15

@@ -99,6 +99,20 @@ def lookup_hash(value: str, *, field: str) -> str:
     return hmac.digest(settings.PII_HMAC_KEY, message, "sha256").hex()
 
 
+def lookup_hasher(field: str):
+    """lookup_hash(value, field=field) for a long run of values: the key and the field prefix
+    are absorbed once and each value continues from a copy of that state."""
+    start = hmac.new(settings.PII_HMAC_KEY, field.encode("ascii") + b":", "sha256")
+    copy = start.copy
+
+    def hash_value(value: str) -> str:
+        state = copy()
+        state.update(value.encode("utf-8"))
+        return state.hexdigest()
+
+    return hash_value
+
+
 def id_number_hash(normalised_id: str) -> str:
     return lookup_hash(normalised_id, field="id_number")
 

@@ -102,6 +102,8 @@ class Table:
     encoding: str | None
     columns: list[str]
     rows: Iterator[TableRow]
+    # Where each canonical column is in a row's cells: for readers of positional rows.
+    positions: dict[str, int] | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -205,6 +207,10 @@ def strip_control(text: str) -> str:
 
 
 def _clean(text: str) -> str:
+    # isprintable() is one C pass and true for almost every cell; it is false for every
+    # control character (and for some harmless ones, which then just take the longer way).
+    if text.isprintable():
+        return text.strip()
     return strip_control(text).strip()
 
 
@@ -432,8 +438,11 @@ def _stream(
     aliases: Mapping[str, Iterable[str]],
     required: list[str],
     max_rows: int | None,
-) -> Iterator[list[str] | TableRow]:
-    """First yields the canonical columns, then the data rows.
+    positional: bool = False,
+) -> Iterator[list[str] | TableRow | tuple]:
+    """First yields the header mapping, then the data rows: TableRow, or with `positional`
+    (number, cells) with cells padded to every mapped position — no dict per row, which
+    matters on a million-row list.
 
     read_table takes the first item straight away, so header errors surface eagerly and the
     generator is already inside its try block: closing it early, even without reading a row,
@@ -449,8 +458,9 @@ def _stream(
                 "missing_columns",
                 f"缺少必需的列：{labels}（请检查第 {header_number} 行的列名）",
             )
-        yield columns
+        yield mapping
 
+        width_needed = max(position for position, _ in mapping) + 1
         count = 0
         for number, cells in records:
             if not any(cells):
@@ -461,6 +471,11 @@ def _stream(
                     "too_many_rows", f"数据超过 {max_rows} 行的上限，请拆分文件后分批上传"
                 )
             width = len(cells)
+            if positional:
+                if width < width_needed:
+                    cells.extend([""] * (width_needed - width))
+                yield number, cells
+                continue
             values = {
                 canonical: cells[position] if position < width else ""
                 for position, canonical in mapping
@@ -477,10 +492,11 @@ def _open_stream(
     aliases: Mapping[str, Iterable[str]],
     required: list[str],
     max_rows: int | None,
-) -> tuple[list[str], Iterator[TableRow]]:
-    stream = _stream(records, aliases, required, max_rows)
-    columns = cast(list[str], next(stream))
-    return columns, cast(Iterator[TableRow], stream)
+    positional: bool = False,
+) -> tuple[list[tuple[int, str]], Iterator]:
+    stream = _stream(records, aliases, required, max_rows, positional)
+    mapping = cast(list[tuple[int, str]], next(stream))
+    return mapping, stream
 
 
 def _damaged_utf8(data: bytes, aliases: Mapping[str, Iterable[str]]) -> TabularError | None:
@@ -517,6 +533,7 @@ def read_table(
     max_bytes: int = 50 * MIB,
     max_rows: int | None = None,
     max_xlsx_uncompressed: int = 200 * MIB,
+    positional: bool = False,
 ) -> Table:
     """Open an uploaded CSV or XLSX list.
 
@@ -524,6 +541,7 @@ def read_table(
     columns are ignored. Header problems raise here; problems further into the file
     (too_many_rows, a broken quote, a damaged sheet) raise while iterating `rows`. Each row's
     `values` holds every recognised column ('' when blank). Close `rows` when stopping early.
+    With `positional`, rows are (number, cells) and `positions` says where each column is.
     """
     if len(data) > max_bytes:
         raise TabularError(
@@ -534,16 +552,26 @@ def read_table(
     fmt = detect_format(data, filename)
     if fmt == "xlsx":
         _check_xlsx_archive(data, max_xlsx_uncompressed)
-        columns, rows = _open_stream(_xlsx_records(data), aliases, required, max_rows)
-        return Table(format="xlsx", encoding=None, columns=columns, rows=rows)
+        mapping, rows = _open_stream(_xlsx_records(data), aliases, required, max_rows, positional)
+        return _table("xlsx", None, mapping, rows)
 
     text, encoding = decode_csv_bytes(data)
     try:
-        columns, rows = _open_stream(_csv_records(text), aliases, required, max_rows)
+        mapping, rows = _open_stream(_csv_records(text), aliases, required, max_rows, positional)
     except TabularError as exc:
         if exc.code == "no_header" and encoding == "gb18030":
             better = _damaged_utf8(data, aliases)
             if better is not None:
                 raise better from exc
         raise
-    return Table(format="csv", encoding=encoding, columns=columns, rows=rows)
+    return _table("csv", encoding, mapping, rows)
+
+
+def _table(fmt: str, encoding: str | None, mapping: list[tuple[int, str]], rows) -> Table:
+    return Table(
+        format=fmt,
+        encoding=encoding,
+        columns=[canonical for _, canonical in mapping],
+        rows=rows,
+        positions={canonical: position for position, canonical in mapping},
+    )

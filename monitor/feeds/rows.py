@@ -9,12 +9,13 @@ is kept too, marked invalid, with the reason for the department's receipt.
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from operator import itemgetter
 
 from households import pii
-from households.idnumber import IdNumberError, mask_id_number, parse_id_number
+from households.idnumber import IdNumberError, ListIdChecker, mask_id_number
 from households.tabular import TabularError, read_table, strip_control
 from monitor.choices import RowOutcome
 
@@ -50,37 +51,7 @@ class FeedFormatError(ValueError):
         self.reason, self.code = reason, code
 
 
-@dataclass(slots=True)
-class NormalisedRow:
-    row_number: int
-    name: str
-    id_number_hash: str
-    id_number_masked: str
-    indicator: str
-    amount: Decimal | None
-    occurred_on: date | None
-    detail: str
-    outcome: str
-    reason: str
-
-    household_id: int | None = None
-
-    def as_stage_tuple(self) -> tuple:
-        return (
-            self.row_number,
-            self.name,
-            self.id_number_hash,
-            self.id_number_masked,
-            self.indicator,
-            self.amount,
-            self.occurred_on,
-            self.detail,
-            self.outcome,
-            self.reason,
-            self.household_id,
-        )
-
-
+# The staged row, in this order (see matching.STAGE).
 STAGE_COLUMNS = (
     "row_number",
     "name",
@@ -94,6 +65,8 @@ STAGE_COLUMNS = (
     "reason",
     "household_id",
 )
+# The list's own columns, in the order the normaliser takes them.
+FIELDS = ("name", "id_number", "indicator", "amount", "occurred_on", "detail")
 
 
 _CENT = Decimal("0.01")
@@ -141,63 +114,112 @@ def parse_date(raw: str, today: date) -> date | None:
     raise ValueError(f"发生日期「{raw[:30]}」无法识别，应为 YYYY-MM-DD")
 
 
-def _text(values: dict, key: str) -> str:
+_DIGIT = re.compile(r"\d")
+_ODD_DOTS = re.compile("[・•‧∙．]")
+# The common amount once the thousands commas and a trailing 元 are gone: PostgreSQL reads
+# the text into numeric(14, 2) itself; at most two decimals, so nothing is rounded.
+_PLAIN_AMOUNT_TEXT = re.compile(r"[0-9]{1,11}(?:\.[0-9]{1,2})?")
+
+
+def _text(raw: str) -> str:
     """A cell as clean text: JSON values too lose control characters (NUL breaks COPY), and
     any ID or phone number typed into a free-text column is masked."""
-    text = strip_control(str(values.get(key) or "")).strip()
-    if any(c.isdigit() for c in text):
-        text = pii.mask_pii_in_text(text)
-    return text
+    if not raw.isprintable():
+        raw = strip_control(raw)
+    raw = raw.strip()
+    if _DIGIT.search(raw):
+        raw = pii.mask_pii_in_text(raw)
+    return raw
 
 
-def normalise(row_number: int, values: dict, today: date) -> NormalisedRow:
-    name = " ".join(_text(values, "name").split()).translate(_MIDDLE_DOTS)[:50]
-    indicator = _text(values, "indicator")[:100]
-    detail = _text(values, "detail")[:500]
-    raw_id = values.get("id_number")
-    row = NormalisedRow(
-        row_number, name, "", "", indicator, None, None, detail, RowOutcome.PENDING, ""
-    )
-    try:
-        parsed = parse_id_number(raw_id if raw_id is not None else "", today=today)
-    except IdNumberError as exc:
-        row.outcome, row.reason = RowOutcome.INVALID, pii.mask_pii_in_text(exc.reason)[:300]
-        return row
-    row.id_number_hash = pii.id_number_hash(parsed.value)
-    row.id_number_masked = mask_id_number(parsed.value)
-    notes = []
-    if not name:
-        notes.append("姓名为空")
-    try:
-        row.amount = parse_amount(str(values.get("amount") or ""))
-    except ValueError as exc:
-        notes.append(f"{exc}，已忽略")
-    try:
-        row.occurred_on = parse_date(str(values.get("occurred_on") or ""), today)
-    except ValueError as exc:
-        notes.append(f"{exc}，已忽略")
-    if parsed.converted_from_15:
-        notes.append("旧版15位身份证号已转换为18位")
-    row.reason = "；".join(notes)[:300]
-    return row
+@lru_cache(maxsize=4)
+def _iso_dates_until(today: date) -> frozenset[str]:
+    first = date(1900, 1, 1)
+    days = (today - first).days + 1
+    return frozenset((first + timedelta(days=n)).isoformat() for n in range(days))
+
+
+class RowNormaliser:
+    """Turns one row of a list into the tuple that is staged (STAGE_COLUMNS).
+
+    Built once per list: the day, the ID checker, the keyed hash and the table of valid
+    dates are set up once, and the clean common forms of each cell take a short path (a
+    million-row list spends its time here). A row that cannot be used is still staged,
+    marked invalid with the reason for the department's receipt.
+    """
+
+    def __init__(self, today: date):
+        self.today = today
+        self._check_id = ListIdChecker(today)
+        self._hash_id = pii.lookup_hasher("id_number")
+        self._iso_dates = _iso_dates_until(today)
+
+    def __call__(
+        self,
+        row_number: int,
+        name: str,
+        raw_id: str,
+        indicator: str,
+        amount: str,
+        occurred_on: str,
+        detail: str,
+    ) -> tuple:
+        name = " ".join(_text(name).split())
+        if _ODD_DOTS.search(name):
+            name = name.translate(_MIDDLE_DOTS)
+        name = name[:50]
+        indicator = _text(indicator)[:100]
+        detail = _text(detail)[:500]
+        try:
+            value, converted = self._check_id(raw_id)
+        except IdNumberError as exc:
+            reason = pii.mask_pii_in_text(exc.reason)[:300]
+            return (row_number, name, "", "", indicator, None, None, detail,
+                    RowOutcome.INVALID.value, reason, None)  # fmt: skip
+        notes = []
+        if not name:
+            notes.append("姓名为空")
+        amount = self._amount(amount, notes)
+        if occurred_on not in self._iso_dates:
+            try:
+                occurred_on = parse_date(occurred_on, self.today)
+            except ValueError as exc:
+                occurred_on = None
+                notes.append(f"{exc}，已忽略")
+        if converted:
+            notes.append("旧版15位身份证号已转换为18位")
+        return (row_number, name, self._hash_id(value), mask_id_number(value), indicator,
+                amount, occurred_on, detail, RowOutcome.PENDING.value, "；".join(notes)[:300],
+                None)  # fmt: skip
+
+    @staticmethod
+    def _amount(raw: str, notes: list) -> str | Decimal | None:
+        text = raw[:-1] if raw.endswith("元") else raw
+        if "," in text:
+            text = text.replace(",", "")
+        if _PLAIN_AMOUNT_TEXT.fullmatch(text):
+            return text
+        try:
+            return parse_amount(raw)
+        except ValueError as exc:
+            notes.append(f"{exc}，已忽略")
+            return None
 
 
 def _canonical(key: str) -> str | None:
     return _ALIAS.get(str(key).strip().lower())
 
 
-def json_rows(rows: list) -> Iterator[tuple[int, dict]]:
-    """JSON rows are numbered from 1 in the order sent."""
+def json_rows(rows: list) -> Iterator[tuple]:
+    """(row number, *FIELDS) with JSON rows numbered from 1 in the order sent."""
     for number, item in enumerate(rows, start=1):
-        if not isinstance(item, dict):
-            yield number, {}
-            continue
         values = {}
-        for key, value in item.items():
-            canonical = _canonical(key)
-            if canonical and canonical not in values:
-                values[canonical] = "" if value is None else str(value)
-        yield number, values
+        if isinstance(item, dict):
+            for key, value in item.items():
+                canonical = _canonical(key)
+                if canonical and canonical not in values:
+                    values[canonical] = "" if value is None else str(value)
+        yield (number, *(values.get(field, "") for field in FIELDS))
 
 
 def check_json_rows(rows: object) -> list:
@@ -227,20 +249,27 @@ def check_file(data: bytes, filename: str, max_bytes: int) -> None:
         raise FeedFormatError("名单为空：只有表头，没有数据行", code="empty")
 
 
-def file_rows(data: bytes, filename: str, max_bytes: int) -> Iterator[tuple[int, dict]]:
+def file_rows(data: bytes, filename: str, max_bytes: int) -> Iterator[tuple]:
+    """(row number, *FIELDS) for each data row of a CSV or XLSX list."""
     try:
         table = read_table(
-            data, filename=filename, aliases=COLUMNS, required=REQUIRED, max_bytes=max_bytes
+            data,
+            filename=filename,
+            aliases=COLUMNS,
+            required=REQUIRED,
+            max_bytes=max_bytes,
+            positional=True,
         )
-        for row in table.rows:
-            yield row.number, row.values
+        # A column the list does not have reads the "" appended to every row (index -1).
+        pick = itemgetter(*(table.positions.get(field, -1) for field in FIELDS))
+        for number, cells in table.rows:
+            cells.append("")
+            yield (number, *pick(cells))
     except TabularError as exc:
         raise FeedFormatError(exc.reason, code=exc.code) from None
 
 
-def payload_rows(
-    data: bytes, file_format: str, filename: str, max_bytes: int
-) -> Iterator[tuple[int, dict]]:
+def payload_rows(data: bytes, file_format: str, filename: str, max_bytes: int) -> Iterator[tuple]:
     if file_format == "json":
         return json_rows(json.loads(data.decode("utf-8")))
     return file_rows(data, filename, max_bytes)

@@ -133,8 +133,17 @@ class Clue(models.Model):
         on_delete=models.PROTECT,
         related_name="clues",
     )
+    # Looked up through clue_village_status, which leads with the village: a second index
+    # would only slow down the bulk insert of a province's list. No database constraint:
+    # the village is always the household's own (or, for a self-application, one chosen from
+    # the regions), and the per-row check at commit cost as much as the insert.
     village = models.ForeignKey(
-        "households.Region", verbose_name="所在村", on_delete=models.PROTECT, related_name="+"
+        "households.Region",
+        verbose_name="所在村",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     channel = models.CharField("来源渠道", max_length=24, choices=ClueChannel.choices)
     status = models.CharField(
@@ -145,8 +154,14 @@ class Clue(models.Model):
     overdue_since = models.DateField("超期标记日期", null=True, blank=True)
     outcome = models.CharField("核实结果", max_length=24, choices=ClueOutcome.choices, blank=True)
     outcome_note = models.CharField("核实说明", max_length=500, blank=True)
+    # Empty while the clue is open: indexed only where set (clue_closed_by, below).
     closed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     closed_at = models.DateTimeField("反馈时间", null=True, blank=True)
     case = models.ForeignKey(
@@ -156,14 +171,19 @@ class Clue(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="clues",
+        db_index=False,
     )
     # The batch whose rows raised it: its rows say "new clue", later batches' "merged".
+    # Bookkeeping, only read through the clue (batches are kept, not deleted): no index, and
+    # no per-row constraint check (the batch is the one locked by the insert itself).
     source_batch = models.ForeignKey(
         "monitor.WarningBatch",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
 
@@ -185,6 +205,11 @@ class Clue(models.Model):
                 name="clue_village_status",
                 opclasses=["varchar_pattern_ops", "varchar_pattern_ops"],
             ),
+            # Partial: a new clue has neither, and a province's list raises 600,000 of them.
+            models.Index(fields=["case"], name="clue_case", condition=Q(case__isnull=False)),
+            models.Index(
+                fields=["closed_by"], name="clue_closed_by", condition=Q(closed_by__isnull=False)
+            ),
         ]
 
     def __str__(self):
@@ -193,11 +218,22 @@ class Clue(models.Model):
 
 class WarningRow(models.Model):
     """One row of a warning list after normalisation, with its outcome (the receipt) and,
-    when it matched, the household and the clue or case it became evidence of."""
+    when it matched, the household and the clue or case it became evidence of.
+
+    Written only by the set-based INSERT … SELECT of matching, which takes every link from a
+    join inside the same transaction (the batch, clues and cases locked). So the links carry
+    no database constraint: PostgreSQL checks a foreign key once per inserted row at commit,
+    which on a million-row list cost more than the match itself. Deletes still go through
+    Django's on_delete. The link indexes are partial: 40% of a typical list finds no one.
+    """
 
     # Indexed by the (batch, row_number) unique constraint: no index of its own.
     batch = models.ForeignKey(
-        WarningBatch, on_delete=models.CASCADE, related_name="rows", db_index=False
+        WarningBatch,
+        on_delete=models.CASCADE,
+        related_name="rows",
+        db_index=False,
+        db_constraint=False,
     )
     row_number = models.PositiveIntegerField("行号")
     name = models.CharField("姓名", max_length=50, blank=True)
@@ -212,10 +248,22 @@ class WarningRow(models.Model):
     )
     reason = models.CharField("原因", max_length=300, blank=True)
     household = models.ForeignKey(
-        "households.Household", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "households.Household",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     clue = models.ForeignKey(
-        Clue, null=True, blank=True, on_delete=models.SET_NULL, related_name="evidence"
+        Clue,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="evidence",
+        db_index=False,
+        db_constraint=False,
     )
     case = models.ForeignKey(
         "monitor.Case",
@@ -223,6 +271,8 @@ class WarningRow(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="warning_evidence",
+        db_index=False,
+        db_constraint=False,
     )
 
     class Meta:
@@ -230,6 +280,12 @@ class WarningRow(models.Model):
         ordering = ["batch_id", "row_number"]
         constraints = [
             models.UniqueConstraint(fields=["batch", "row_number"], name="one_row_per_number"),
+        ]
+        indexes = [
+            models.Index(
+                fields=[name], name=f"warningrow_{name}", condition=Q(**{f"{name}__isnull": False})
+            )
+            for name in ("household", "clue", "case")
         ]
 
     def __str__(self):

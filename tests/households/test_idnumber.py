@@ -12,6 +12,7 @@ from households.idnumber import (
     ID_CHECK_WEIGHTS,
     IdNumber,
     IdNumberError,
+    ListIdChecker,
     age_from_birth_date,
     check_character,
     is_valid_id_number,
@@ -494,3 +495,41 @@ def test_mask_keeps_shape_and_hides_birth_date(generated):
     assert len(masked) == 18
     assert masked[:6] == number[:6] and masked[14:] == number[14:]
     assert set(masked[6:14]) == {"*"}
+
+
+# --- the bulk checker ----------------------------------------------------------------------
+
+
+def _parse_outcome(raw, today):
+    try:
+        parsed = parse_id_number(raw, today=today)
+    except IdNumberError as exc:
+        return "error", exc.code, exc.reason
+    return parsed.value, parsed.converted_from_15
+
+
+def _checker_outcome(checker, raw):
+    try:
+        return checker(raw)
+    except IdNumberError as exc:
+        return "error", exc.code, exc.reason
+
+
+@st.composite
+def near_valid_numbers(draw):
+    """Valid numbers, with one character changed half of the time (wrong check, bad date,
+    birth on or after today, lower-case x)."""
+    number, *_ = draw(valid_numbers(max_birth=date(2026, 1, 5)))
+    if draw(st.booleans()):
+        at = draw(st.integers(min_value=0, max_value=17))
+        number = number[:at] + draw(st.sampled_from("0123456789Xx")) + number[at + 1 :]
+    return number
+
+
+@given(st.one_of(near_valid_numbers(), messy_spellings().map(lambda pair: pair[0]), st.text()))
+@example("63012119781009646x")
+@example("630121202601010011")  # born today: valid
+@example("63012119000101001X")
+@example("630121189912310011")
+def test_bulk_checker_agrees_with_parse_id_number(raw):
+    assert _checker_outcome(ListIdChecker(TODAY), raw) == _parse_outcome(raw, TODAY)

@@ -52,6 +52,13 @@ def test_lookup_hash_is_keyed_and_separates_fields(settings):
     assert pii.id_number_hash(ID) != hashlib.sha256(ID.encode()).hexdigest()
 
 
+def test_the_bulk_hasher_gives_the_lookup_hash():
+    hash_id = pii.lookup_hasher("id_number")
+    for value in (ID, "63012119781009646X", "", "身份证"):
+        assert hash_id(value) == pii.id_number_hash(value)
+    assert pii.lookup_hasher("phone")("15600004775") == pii.phone_hash("15600004775")
+
+
 def test_log_lines_never_carry_a_full_id_or_phone_number(caplog):
     logger = logging.getLogger("tests.pii")
     logger.addFilter(pii.MaskPiiLogFilter())
