@@ -3,8 +3,10 @@
 1. Stage: the rows are normalised one by one (a generator, so a million-row list is never
    all in memory) into a temporary staging table — one COPY on PostgreSQL, batched inserts
    on SQLite. Only the keyed hash of an ID number is staged, never the number.
-2. Match, in two statements over the whole batch: one INSERT … SELECT raises a clue for each
-   matched household that has neither an open case nor an open clue; one INSERT … SELECT
+2. Find: one statement joins the staged rows to the members by ID hash and marks duplicates
+   within the list, into a narrow temporary table (row, household, first row of its group).
+3. Match, in two statements over the whole batch: one INSERT … SELECT raises a clue for each
+   household found that has neither an open case nor an open clue; one INSERT … SELECT
    writes every row with its outcome — invalid, duplicate in the batch, not in the registry,
    attached to the household's open case, merged into its open clue, or new clue — and its
    links. No query per row, no UPDATE passes over the rows.
