@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from accounts.permissions import IsAdministrator, PeopleDataAccess
 from accounts.scope import region_prefix_of
 from config.exceptions import error_response
+from config.uploads import require_length
 from households import services
 from households.api.serializers import (
     HouseholdDetailSerializer,
@@ -231,6 +232,7 @@ class RegistryImportViewSet(viewsets.ReadOnlyModelViewSet):
             201: RegistryImportSerializer,
             400: ERRORS[400],
             403: ERRORS[403],
+            411: OpenApiResponse(description="缺少 Content-Length（不支持分块传输）"),
             413: OpenApiResponse(description="文件过大"),
         },
     )
@@ -241,6 +243,7 @@ class RegistryImportViewSet(viewsets.ReadOnlyModelViewSet):
         url_path="upload",
     )
     def upload(self, request):
+        require_length(request, settings.REGISTRY_IMPORT_MAX_BYTES + 1024 * 1024)
         payload = RegistryImportUploadSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         upload = payload.validated_data["file"]

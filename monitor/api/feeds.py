@@ -16,6 +16,7 @@ from accounts.permissions import IsDepartment, PeopleDataAccess
 from accounts.scope import region_prefix_of
 from config.errors import DomainError
 from config.parsers import SafeJSONParser
+from config.uploads import require_length
 from households.api.serializers import RevealRequestSerializer, RevealResponseSerializer
 from households.models import Household
 from households.services import protected_reveal
@@ -29,6 +30,7 @@ from monitor.models import Clue, SelfApplication, WarningBatch, WarningRow
 FEED_ERRORS = {
     400: OpenApiResponse(description="名单无法读取（格式、缺少必填列等），detail 为中文原因"),
     403: OpenApiResponse(description="不是启用的行业部门接口账号"),
+    411: OpenApiResponse(description="缺少 Content-Length（不支持分块传输）"),
     413: OpenApiResponse(description="名单文件过大，或 XLSX 解压后过大"),
     422: OpenApiResponse(description="批次号已用于内容不同的另一份名单"),
 }
@@ -128,9 +130,7 @@ class WarningBatchViewSet(viewsets.ReadOnlyModelViewSet):
         department = request.user.department_record
         is_json = (request.content_type or "").startswith("application/json")
         limit = settings.FEED_MAX_JSON_BYTES if is_json else settings.FEED_MAX_FILE_BYTES
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-        if length > limit:
-            raise DomainError(f"名单超过 {limit // (1024 * 1024)} MB 的上限，请分批推送", 413)
+        require_length(request, limit)
         if is_json:
             body = request.data if isinstance(request.data, dict) else {}
             received = receive_json(

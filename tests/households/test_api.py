@@ -318,6 +318,13 @@ def test_registry_upload_reports_rows_and_refuses_unreadable_files(api, regions)
     )
     assert legacy.status_code == 400
     assert ".xls" in legacy.json()["detail"]
+    chunked = client.post(
+        "/api/registry-imports/upload/",
+        {"file": SimpleUploadedFile("户.csv", content)},
+        format="multipart",
+        CONTENT_LENGTH="",
+    )
+    assert chunked.status_code == 411
     assert client.get("/api/registry-imports/").json()["count"] == 1
 
 

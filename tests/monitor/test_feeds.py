@@ -259,6 +259,18 @@ def test_an_oversized_list_is_413(regions, medical, settings):
     assert response.status_code == 413
 
 
+def test_an_upload_without_a_declared_length_is_411_and_stores_nothing(regions, medical):
+    # What a chunked upload looks like to Django: no Content-Length, so the body reads empty.
+    response = medical[1].post(
+        "/api/feeds/batches/",
+        {"batch_key": "chunked", "rows": [{"姓名": "甲", "身份证号": "1"}]},
+        format="json",
+        CONTENT_LENGTH="",
+    )
+    assert response.status_code == 411 and "Content-Length" in response.json()["detail"]
+    assert WarningBatch.objects.count() == 0
+
+
 def test_a_stored_batch_waits_when_the_broker_is_down_and_the_sweep_queues_it(
     registry, medical, monkeypatch, django_capture_on_commit_callbacks
 ):
