@@ -283,7 +283,9 @@ class ClueViewSet(viewsets.ReadOnlyModelViewSet):
     read_only_actions = ("verify", "accept", "reveal_applicant")
 
     def get_queryset(self):
-        evidence = WarningRow.objects.select_related("batch__department").order_by("id")
+        evidence = WarningRow.objects.select_related("batch__department").order_by(
+            "batch_id", "row_number"
+        )
         return (
             Clue.objects.visible_to(self.request.user)
             .select_related("household", "village")
