@@ -243,6 +243,7 @@ class RegistryImportViewSet(viewsets.ReadOnlyModelViewSet):
         url_path="upload",
     )
     def upload(self, request):
+        # The body is the file plus the multipart framing; the file itself is checked below.
         require_length(request, settings.REGISTRY_IMPORT_MAX_BYTES + 1024 * 1024)
         payload = RegistryImportUploadSerializer(data=request.data)
         payload.is_valid(raise_exception=True)

@@ -70,12 +70,11 @@ FIELDS = ("name", "id_number", "indicator", "amount", "occurred_on", "detail")
 
 
 _CENT = Decimal("0.01")
-_PLAIN_AMOUNT = re.compile(r"^[0-9]{1,11}(\.[0-9]{1,2})?$")
 
 
 def parse_amount(raw: str) -> Decimal | None:
-    if _PLAIN_AMOUNT.match(raw):  # the common case, without the cleaning passes
-        return Decimal(raw).quantize(_CENT)
+    """Any amount a list may carry (full-width digits, ￥, RMB, spaces); the common plain
+    forms never get here (RowNormaliser._amount)."""
     text = _AMOUNT_NOISE.sub("", raw.translate(_FULL_WIDTH))
     if not text:
         return None
@@ -89,15 +88,8 @@ def parse_amount(raw: str) -> Decimal | None:
 
 
 def parse_date(raw: str, today: date) -> date | None:
-    if len(raw) == 10 and raw[4] == "-" and raw[7] == "-":  # the common ISO form
-        try:
-            day = date.fromisoformat(raw)
-        except ValueError:
-            pass
-        else:
-            if day > today:
-                raise ValueError(f"发生日期 {day:%Y-%m-%d} 晚于今天")
-            return day
+    """Any date form a list may carry; valid ISO dates up to today never get here
+    (RowNormaliser keeps a table of them)."""
     text = raw.strip().translate(_FULL_WIDTH)
     if not text:
         return None

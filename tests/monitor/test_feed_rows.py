@@ -30,6 +30,13 @@ def staged(**cells):
     return dict(zip(STAGE_COLUMNS, row, strict=True))
 
 
+def parsed_or_error(parse, *args):
+    try:
+        return parse(*args)
+    except ValueError:
+        return "error"
+
+
 def as_decimal(value):
     return None if value is None else Decimal(str(value)).quantize(Decimal("0.01"))
 
@@ -40,10 +47,7 @@ def as_decimal(value):
     st.text(alphabet="0123456789,.元 ￥-", max_size=16),
 ))  # fmt: skip
 def test_amounts_take_the_value_parse_amount_gives(raw):
-    try:
-        expected = parse_amount(raw)
-    except ValueError:
-        expected = "error"
+    expected = parsed_or_error(parse_amount, raw)
     row = staged(amount=raw)
     if expected == "error":
         assert row["amount"] is None and "金额" in row["reason"]
@@ -56,10 +60,7 @@ def test_amounts_take_the_value_parse_amount_gives(raw):
             "1899-12-31", "", "昨天"],
 )  # fmt: skip
 def test_dates_take_the_value_parse_date_gives(raw):
-    try:
-        expected = parse_date(raw, TODAY)
-    except ValueError:
-        expected = "error"
+    expected = parsed_or_error(parse_date, raw, TODAY)
     row = staged(occurred_on=raw)
     if expected == "error":
         assert row["occurred_on"] is None and "发生日期" in row["reason"]
