@@ -1,11 +1,7 @@
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from accounts.choices import Role
+from accounts import policy
 from accounts.scope import region_prefix_of
-
-# Village cadres register households; township staff correct them. County approvers read
-# (they decide on cases, they do not keep the register).
-REGISTRY_EDITORS = frozenset({Role.VILLAGE_CADRE, Role.TOWNSHIP_REVIEWER})
 
 
 class PeopleDataAccess(BasePermission):
@@ -22,17 +18,17 @@ class PeopleDataAccess(BasePermission):
         # A people role without a region has no scope at all (deny by default).
         if region_prefix_of(request.user) is None:
             return False
-        user = request.user
         if self._reads(request, view) or getattr(view, "detail", False):
             return True
         self.message = self.edit_message
-        return user.role in REGISTRY_EDITORS
+        return policy.allows(request.user, "household.create")
 
     def has_object_permission(self, request, view, obj):
         if self._reads(request, view):
             return True
         self.message = self.edit_message
-        return request.user.role in REGISTRY_EDITORS
+        # Which records may be edited is the registry's rule (accounts/policy.py).
+        return request.user.role in policy.rule_for("household.edit").roles
 
     @staticmethod
     def _reads(request, view) -> bool:
@@ -47,8 +43,7 @@ class IsAdministrator(BasePermission):
     message = "仅系统管理员可执行此操作。"
 
     def has_permission(self, request, view):
-        user = request.user
-        return bool(user and user.is_authenticated and user.role == Role.ADMIN)
+        return policy.allows(request.user, "measure_category.manage")
 
 
 class IsAuditor(BasePermission):
@@ -57,8 +52,7 @@ class IsAuditor(BasePermission):
     message = "仅审计管理员可查看审计日志。"
 
     def has_permission(self, request, view):
-        user = request.user
-        return bool(user and user.is_authenticated and user.role == Role.AUDITOR)
+        return policy.allows(request.user, "audit.read")
 
 
 class IsDepartment(BasePermission):
@@ -69,7 +63,7 @@ class IsDepartment(BasePermission):
 
     def has_permission(self, request, view):
         user = request.user
-        if not (user and user.is_authenticated and user.role == Role.DEPARTMENT):
+        if not policy.allows(user, "feed.push"):
             return False
         record = getattr(user, "department_record", None)
         return record is not None and record.active

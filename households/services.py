@@ -9,8 +9,9 @@ from decimal import Decimal
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
+from accounts import policy
 from accounts.audit import audit_record
-from accounts.choices import REVEAL_ROLES, AuditAction
+from accounts.choices import AuditAction
 from households import pii
 from households.choices import RegionLevel, Relation
 from households.idnumber import IdNumberError, parse_id_number
@@ -189,8 +190,12 @@ def protected_reveal(*, obj, field: str, by, reason: str) -> str:
     (members, self-applications): a role that needs it, a reason, an audit row first."""
     if field not in REVEALABLE_FIELDS:
         raise ValidationError({"field": "只能查看身份证号或联系电话"})
-    if by.role not in REVEAL_ROLES:
-        raise PermissionDenied("您的角色无权查看完整个人信息")
+    # Members are judged with their region; a self-application through its clue, which
+    # the view has already looked up in scope.
+    is_member = obj._meta.label == "households.Member"
+    decision = policy.decide(by, "member.reveal", obj if is_member else None)
+    if not decision:
+        raise PermissionDenied(decision.reason)
     reason = (reason or "").strip()
     if len(reason) < 2:
         raise ValidationError({"reason": "请填写查看事由（如：入户核实需核对证件）"})

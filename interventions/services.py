@@ -1,21 +1,12 @@
 """Writes to aid plans and measure records."""
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from accounts.choices import Role
+from accounts import policy
 from interventions.models import AidPlan, MeasureCategory, MeasureRecord, PlannedMeasure
 from monitor.choices import CLOSED_STATUSES, IDENTIFYING_STATUSES, MONITORED_STATUSES
 from monitor.models import Case
-
-EDITORS = (Role.VILLAGE_CADRE, Role.TOWNSHIP_REVIEWER)
-
-
-def _require_editor(user, case: Case) -> None:
-    if user.role not in EDITORS:
-        raise PermissionDenied("帮扶措施由村干部或乡镇登记")
-    if not Case.objects.visible_to(user).filter(pk=case.pk).exists():
-        raise PermissionDenied("该案例不在您的管辖范围内")
 
 
 def measures_allowed(case: Case) -> bool:
@@ -26,16 +17,6 @@ def measures_allowed(case: Case) -> bool:
     return case.green_channel and case.status in IDENTIFYING_STATUSES
 
 
-def _check_case(case: Case) -> None:
-    if not measures_allowed(case):
-        raise ValidationError(
-            {
-                "case": f"「{case.get_status_display()}」状态的案例不能登记帮扶措施"
-                "（纳入监测后登记；绿色通道案例可先行帮扶）"
-            }
-        )
-
-
 def _check_beneficiaries(case: Case, beneficiaries) -> None:
     stray = [m for m in beneficiaries if m.household_id != case.household_id]
     if stray:
@@ -44,10 +25,9 @@ def _check_beneficiaries(case: Case, beneficiaries) -> None:
 
 @transaction.atomic
 def measure_record_create(*, case: Case, by, beneficiaries=(), **fields) -> MeasureRecord:
-    _require_editor(by, case)
     # Under the lock: a transition racing this measure sees one state or the other.
     case = Case.objects.select_for_update().get(pk=case.pk)
-    _check_case(case)
+    policy.require(by, "case.measure", case)
     start = fields.get("start_on")
     if start is not None and start < case.found_on:
         raise ValidationError(
@@ -73,8 +53,8 @@ def measure_record_update(
     """Progress of a measure (status, end date, amount, text). Its category is what it is:
     a wrong one is stopped and a new measure recorded, so the history stays true. Once the
     case is closed only status and end date still change (loans and jobs run to their end)."""
-    _require_editor(by, record.case)
     case = Case.objects.select_for_update().get(pk=record.case_id)
+    policy.require(by, "measure.edit", record)
     if "category" in fields and fields["category"] != record.category:
         raise ValidationError(
             {"category": "措施类别不能修改；如登记有误，请将其标为已终止并重新登记"}
@@ -103,9 +83,8 @@ def aid_plan_save(
     items: list[dict] | None = None,
 ) -> AidPlan:
     """一户一策: create or replace the plan of a case (items replaced as a whole)."""
-    _require_editor(by, case)
-    if case.status not in MONITORED_STATUSES and case.status not in IDENTIFYING_STATUSES:
-        raise ValidationError({"case": "已办结的案例不能修改帮扶计划"})
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    policy.require(by, "case.aid_plan", case)
     plan, _ = AidPlan.objects.get_or_create(case=case, defaults={"created_by": by})
     plan.summary, plan.responsible_person = summary, responsible_person
     plan.save()

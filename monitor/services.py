@@ -2,11 +2,11 @@
 
 from datetime import date
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.choices import Role
+from accounts import policy
 from households.models import Household
 from monitor.choices import Channel, DeadlineStep, Stage, Status
 from monitor.deadlines import deadlines_open, deadlines_reschedule
@@ -23,16 +23,13 @@ from monitor.models import (
 )
 from monitor.rules import filing_problems
 
-# Which case states accept which evidence: identification records while the village works
-# on the case, clearance records while it is in monitoring.
-EVIDENCE_STATUS = {Stage.IDENTIFICATION: Status.DRAFT, Stage.CLEARANCE: Status.MONITORING}
+# The policy action of each stage's evidence (which states take it: accounts/policy.py).
+EVIDENCE_ACTION = {
+    Stage.IDENTIFICATION: "case.evidence.identification",
+    Stage.CLEARANCE: "case.evidence.clearance",
+}
 MAX_SCAN_BYTES = 10 * 1024 * 1024
 SCAN_TYPES = {b"%PDF": "pdf", b"\xff\xd8\xff": "jpg", b"\x89PNG": "png"}
-
-
-def _require_cadre(user) -> None:
-    if user.role != Role.VILLAGE_CADRE:
-        raise PermissionDenied("此项由村干部登记")
 
 
 def _set_risks(case: Case, codes: list[str]) -> None:
@@ -59,10 +56,8 @@ def case_create(
     self-application entered for the township to accept first (`awaiting_acceptance`)
     starts waiting for it. (Applications from the public page become clues, which the
     township accepts before the village files a case from them.)"""
-    if by is not None and by.role not in (Role.VILLAGE_CADRE, Role.TOWNSHIP_REVIEWER):
-        raise PermissionDenied("监测对象由村干部登记（乡镇可代为登记农户申报）")
-    if by is not None and not Household.objects.visible_to(by).filter(pk=household.pk).exists():
-        raise PermissionDenied("该农户不在您的管辖范围内")
+    if by is not None:
+        policy.require(by, "case.file", household)
     today = today or timezone.localdate()
     problems = filing_problems(
         household=household,
@@ -101,17 +96,9 @@ def case_create(
 @transaction.atomic
 def case_update(*, case: Case, by, today: date | None = None, risk_codes=None, **fields) -> Case:
     """Edit the facts of a case while the village still holds it."""
-    _require_cadre(by)
     case = Case.objects.select_for_update().get(pk=case.pk)
     previous_found_on = case.found_on
-    if case.status != Status.DRAFT:
-        raise ValidationError(
-            {
-                "__all__": [
-                    f"「{case.get_status_display()}」状态的案例不能修改，如需更正请由上级退回"
-                ]
-            }
-        )
+    policy.require(by, "case.edit", case)
     for name, value in fields.items():
         setattr(case, name, value)
     codes = (
@@ -139,28 +126,15 @@ def case_update(*, case: Case, by, today: date | None = None, risk_codes=None, *
     return case
 
 
-def _require_in_scope(case: Case, by) -> None:
-    # Views look cases up in scope already; services check again so a command or task
-    # acting for a user cannot reach past that user's region.
-    if not Case.objects.visible_to(by).filter(pk=case.pk).exists():
-        raise PermissionDenied("该案例不在您的管辖范围内")
-
-
 def _evidence_case(case: Case, stage: str, by, dates: dict[str, date]) -> Case:
     """Lock the case and check it takes this evidence now: the right state (read under the
     lock, so a report racing this record sees one or the other), and dates no later than
     today and not before the stage began (the finding; for clearance, identification)."""
-    _require_cadre(by)
-    _require_in_scope(case, by)
+    # Views look cases up in scope already; the policy checks scope again (so a command or
+    # task acting for a user cannot reach past that user's region), then the state under
+    # the lock and the role.
     case = Case.objects.select_for_update().get(pk=case.pk)
-    expected = EVIDENCE_STATUS[stage]
-    if case.status != expected:
-        raise ValidationError(
-            {
-                "case": f"{Stage(stage).label}材料须在「{Status(expected).label}」"
-                f"状态登记，当前为「{case.get_status_display()}」"
-            }
-        )
+    policy.require(by, EVIDENCE_ACTION[stage], case)
     earliest = case.identified_on if stage == Stage.CLEARANCE else case.found_on
     today = timezone.localdate()
     for field, day in dates.items():
@@ -240,14 +214,7 @@ def notice_record(*, case: Case, by, stage: str = Stage.IDENTIFICATION, **fields
 
 @transaction.atomic
 def monthly_visit_record(*, case: Case, by, **fields) -> MonthlyVisit:
-    _require_cadre(by)
-    _require_in_scope(case, by)
-    if case.status not in (
-        Status.MONITORING,
-        Status.CLEARANCE_PROPOSED,
-        Status.CLEARANCE_TOWNSHIP_APPROVED,
-    ):
-        raise ValidationError({"case": "月排查走访只针对监测帮扶中的农户"})
+    policy.require(by, "case.monthly_visit", case)
     visit = MonthlyVisit(case=case, recorded_by=by, **fields)
     if visit.visited_on > timezone.localdate():
         raise ValidationError({"visited_on": "走访日期不能晚于今天"})

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework import status as http
 
+from accounts import policy
 from accounts.choices import Role
 from config.errors import DomainError
 from households.models import Household
@@ -219,8 +220,9 @@ STAGE_OF_STATUS = {
 
 
 def allowed_actions(case: Case, user) -> list[Step]:
-    """Steps this user could take now (for buttons and the API's `actions` field)."""
-    return [step for step in STEPS if step.source == case.status and step.role == user.role]
+    """Steps this user could take now (for buttons and the API's `actions` field): the
+    policy's answer for each step, so a page never offers what the service refuses."""
+    return [step for step in STEPS if policy.allows(user, f"case.{step.action}", case)]
 
 
 def case_transition(
@@ -239,15 +241,10 @@ def case_transition(
         )
         if case is None:
             raise WorkflowError("未找到，或不在您的管辖范围内。", http.HTTP_404_NOT_FOUND)
-        if case.status != step.source:
-            raise WorkflowError(
-                f"当前状态为「{case.get_status_display()}」，不能执行「{step.label}」"
-                f"（该操作仅适用于「{Status(step.source).label}」状态）"
-            )
-        if by.role != step.role:
-            raise WorkflowError(
-                f"「{step.label}」须由{Role(step.role).label}办理", http.HTTP_403_FORBIDDEN
-            )
+        # Scope, state and role, read under the lock (the status may just have changed).
+        decision = policy.decide(by, f"case.{step.action}", case)
+        if not decision:
+            raise WorkflowError(decision.reason, decision.status)
         if step.needs_reason and len(comment) < 2:
             raise WorkflowError(f"「{step.label}」须填写理由", http.HTTP_400_BAD_REQUEST)
         if step.check is not None:

@@ -11,7 +11,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from accounts.choices import Role
+from accounts import policy
 from accounts.permissions import IsDepartment, PeopleDataAccess
 from accounts.scope import region_prefix_of
 from config.errors import DomainError
@@ -423,7 +423,6 @@ class ScreeningRunViewSet(viewsets.ReadOnlyModelViewSet):
         responses={202: BatchSerializer, 403: FEED_ERRORS[403]},
     )
     def create(self, request):
-        if request.user.role not in (Role.COUNTY_APPROVER, Role.TOWNSHIP_REVIEWER):
-            raise DomainError("数据筛查由县、乡镇发起", 403)
+        policy.require(request.user, "screening.run")
         batch = screening_queue(scope_prefix=region_prefix_of(request.user))
         return Response(BatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED)

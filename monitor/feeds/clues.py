@@ -4,11 +4,11 @@ farmer's own application. Each closes the loop back to the source with an outcom
 from datetime import date
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.choices import Role
+from accounts import policy
 from households.models import Household
 from monitor.choices import (
     CLOSED_STATUSES,
@@ -64,11 +64,8 @@ def clue_verify(
 ) -> Clue:
     """核实反馈. 纳入监测 files a draft case pre-filled from the evidence; 已是监测对象 links
     the household's open case; 不符合条件 and 无法核实 close the clue with the note."""
-    if by.role != Role.VILLAGE_CADRE:
-        raise PermissionDenied("预警线索由村干部入户核实并反馈")
     clue = _locked(clue_id, by)
-    if clue.status != ClueStatus.VERIFYING:
-        raise WorkflowError(f"线索当前为「{clue.get_status_display()}」，不能反馈核实结果")
+    policy.require(by, "clue.verify", clue)
     note = (note or "").strip()
     if len(note) < 2:
         raise ValidationError({"note": "请填写核实说明"})
@@ -118,11 +115,8 @@ def clue_verify(
 @transaction.atomic
 def clue_accept(*, clue_id: int, by, note: str = "") -> Clue:
     """乡镇受理: a farmer's own application goes on to the village for the home check."""
-    if by.role != Role.TOWNSHIP_REVIEWER:
-        raise PermissionDenied("农户自主申报由乡镇受理")
     clue = _locked(clue_id, by)
-    if clue.status != ClueStatus.PENDING_ACCEPTANCE:
-        raise WorkflowError(f"线索当前为「{clue.get_status_display()}」，无需受理")
+    policy.require(by, "clue.accept", clue)
     # The village's clock starts now: its home check within the configured working days.
     today = timezone.localdate()
     clue.status = ClueStatus.VERIFYING

@@ -1,0 +1,404 @@
+"""The one place that answers "may this user take this action on this object".
+
+Services call `require()` before they write; API views and pages call `decide()` (through
+the services, or to show a button), so a page offers exactly the buttons the API accepts.
+A rule names the roles that take an action, the kind of object it acts on, and the states
+of that object in which it can be taken. A decision is read in a fixed order:
+
+1. scope — the object lies inside the user's region (else 404: an object outside the
+   region is never confirmed to exist);
+2. state — the object is in a state the action applies to (else 409, or 400 where the API
+   has always answered a record in the wrong state as bad input);
+3. role — the user's role takes this action (else 403).
+
+Preconditions that depend on the evidence (a finished notice, six months in monitoring …)
+are not permissions: the workflow checks them and names every unmet one (monitor/rules.py).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+from django.apps import apps
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from rest_framework import status as http
+
+from accounts.choices import REVEAL_ROLES, Role
+from accounts.scope import region_prefix_of
+from config.errors import DomainError
+
+V, T, C, D, A, ADMIN = (
+    Role.VILLAGE_CADRE,
+    Role.TOWNSHIP_REVIEWER,
+    Role.COUNTY_APPROVER,
+    Role.DEPARTMENT,
+    Role.AUDITOR,
+    Role.ADMIN,
+)
+OUT_OF_SCOPE = "未找到，或不在您的管辖范围内。"
+
+
+class PolicyDenied(DomainError):
+    """A refused action, with the HTTP status the API answers it with."""
+
+    def __init__(self, decision: "Decision"):
+        super().__init__(decision.reason, decision.status)
+        self.decision = decision
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str = ""
+    status: int = http.HTTP_200_OK
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+ALLOWED = Decision(True)
+
+
+@dataclass(frozen=True)
+class Rule:
+    action: str
+    label: str
+    roles: frozenset
+    role_message: str
+    # The object the action is taken on: "case", "clue", "household", "member", "measure",
+    # "region_record" (departments, thresholds, lines: anything with a region_id), or None.
+    target: str | None = None
+    # Returns why the object's state refuses the action, or None when it allows it.
+    state: Callable[[object], str | None] | None = None
+    state_status: int = http.HTTP_409_CONFLICT
+    # Administration: the administrator (who has no region) acts anywhere; others inside
+    # their region.
+    anywhere_roles: frozenset = frozenset()
+
+
+# --- states --------------------------------------------------------------------------
+
+
+def _case_in(statuses, what: str, status_code: int | None = None):
+    def check(case) -> str | None:
+        from monitor.choices import Status
+
+        if case.status in statuses:
+            return None
+        wanted = "、".join(Status(s).label for s in statuses)
+        return f"{what}须在「{wanted}」状态办理，当前为「{case.get_status_display()}」"
+
+    return check
+
+
+def _measures_state(case) -> str | None:
+    from interventions.services import measures_allowed
+
+    if measures_allowed(case):
+        return None
+    return (
+        f"「{case.get_status_display()}」状态的案例不能登记帮扶措施"
+        "（纳入监测后登记；绿色通道案例可先行帮扶）"
+    )
+
+
+def _open_case_state(case) -> str | None:
+    from monitor.choices import CLOSED_STATUSES
+
+    if case.status in CLOSED_STATUSES:
+        return "已办结的案例不能修改帮扶计划"
+    return None
+
+
+def _clue_in(status: str, message: str):
+    def check(clue) -> str | None:
+        if clue.status == status:
+            return None
+        return f"线索当前为「{clue.get_status_display()}」，{message}"
+
+    return check
+
+
+# --- the rules -------------------------------------------------------------------------
+
+REGISTRY_EDITORS = frozenset({V, T})
+PEOPLE = frozenset({V, T, C})
+
+
+@cache
+def rules() -> dict[str, Rule]:
+    """Built on first use: the workflow table lives in monitor, which imports this module."""
+    from monitor.choices import MONITORED_STATUSES, ClueStatus, Status
+    from monitor.workflow import STEPS
+
+    table = [
+        # Registry (households, members, income): cadres keep it, townships correct it;
+        # county approvers decide on cases, they do not keep the register.
+        Rule("registry.read", "查看农户信息", PEOPLE, "您的角色无权访问农户信息。"),
+        Rule(
+            "household.create",
+            "登记农户",
+            REGISTRY_EDITORS,
+            "您的角色只能查看，不能修改农户登记信息。",
+        ),
+        Rule(
+            "household.edit",
+            "修改农户信息",
+            REGISTRY_EDITORS,
+            "您的角色只能查看，不能修改农户登记信息。",
+            target="household",
+        ),
+        Rule(
+            "member.reveal",
+            "查看完整号码",
+            REVEAL_ROLES,
+            "您的角色无权查看完整个人信息",
+            target="member",
+        ),
+        Rule(
+            "registry.import",
+            "导入农户信息",
+            REGISTRY_EDITORS,
+            "您的角色只能查看，不能修改农户登记信息。",
+        ),
+        # Cases.
+        Rule(
+            "case.file",
+            "登记监测对象",
+            REGISTRY_EDITORS,
+            "监测对象由村干部登记（乡镇可代为登记农户申报）",
+            target="household",
+        ),
+        Rule(
+            "case.edit",
+            "修改案例",
+            frozenset({V}),
+            "此项由村干部登记",
+            target="case",
+            state=_case_in({Status.DRAFT}, "修改案例"),
+            state_status=http.HTTP_400_BAD_REQUEST,
+        ),
+        Rule(
+            "case.evidence.identification",
+            "登记识别材料",
+            frozenset({V}),
+            "此项由村干部登记",
+            target="case",
+            state=_case_in({Status.DRAFT}, "识别认定材料"),
+            state_status=http.HTTP_400_BAD_REQUEST,
+        ),
+        Rule(
+            "case.evidence.clearance",
+            "登记风险消除材料",
+            frozenset({V}),
+            "此项由村干部登记",
+            target="case",
+            state=_case_in({Status.MONITORING}, "风险消除材料"),
+            state_status=http.HTTP_400_BAD_REQUEST,
+        ),
+        Rule(
+            "case.monthly_visit",
+            "登记月排查走访",
+            frozenset({V}),
+            "此项由村干部登记",
+            target="case",
+            state=_case_in(sorted(MONITORED_STATUSES), "月排查走访"),
+            state_status=http.HTTP_400_BAD_REQUEST,
+        ),
+        Rule(
+            "case.measure",
+            "登记帮扶措施",
+            REGISTRY_EDITORS,
+            "帮扶措施由村干部或乡镇登记",
+            target="case",
+            state=_measures_state,
+            state_status=http.HTTP_400_BAD_REQUEST,
+        ),
+        Rule(
+            "measure.edit",
+            "更新帮扶措施",
+            REGISTRY_EDITORS,
+            "帮扶措施由村干部或乡镇登记",
+            target="measure",
+        ),
+        Rule(
+            "case.aid_plan",
+            "制定帮扶计划",
+            REGISTRY_EDITORS,
+            "帮扶措施由村干部或乡镇登记",
+            target="case",
+            state=_open_case_state,
+            state_status=http.HTTP_400_BAD_REQUEST,
+        ),
+        # Clues.
+        Rule(
+            "clue.verify",
+            "核实反馈",
+            frozenset({V}),
+            "预警线索由村干部入户核实并反馈",
+            target="clue",
+            state=_clue_in(ClueStatus.VERIFYING, "不能反馈核实结果"),
+        ),
+        Rule(
+            "clue.accept",
+            "乡镇受理",
+            frozenset({T}),
+            "农户自主申报由乡镇受理",
+            target="clue",
+            state=_clue_in(ClueStatus.PENDING_ACCEPTANCE, "无需受理"),
+        ),
+        Rule(
+            "clue.reveal_applicant",
+            "查看申报人完整号码",
+            REVEAL_ROLES,
+            "您的角色无权查看完整个人信息",
+            target="clue",
+        ),
+        Rule("screening.run", "运行数据筛查", frozenset({T, C}), "数据筛查由县、乡镇发起"),
+        Rule("batches.read", "查看部门推送批次", frozenset({T, C}), "部门推送批次由县、乡镇查看"),
+        # Departments' machine accounts.
+        Rule("feed.push", "推送预警名单", frozenset({D}), "仅行业部门接口账号可推送预警名单。"),
+        # Administration: county staff in their county, the administrator anywhere.
+        Rule(
+            "department.manage",
+            "管理行业部门与接口密钥",
+            frozenset({C, ADMIN}),
+            "行业部门由县级审定人或系统管理员管理",
+            target="region_record",
+            anywhere_roles=frozenset({ADMIN}),
+        ),
+        Rule(
+            "threshold.manage",
+            "维护筛查阈值",
+            frozenset({C, ADMIN}),
+            "筛查阈值由县级审定人或系统管理员维护",
+            target="region_record",
+            anywhere_roles=frozenset({ADMIN}),
+        ),
+        Rule(
+            "monitoring_line.manage",
+            "维护监测范围",
+            frozenset({C, ADMIN}),
+            "监测范围由县级审定人（本县）或系统管理员维护",
+            target="region_record",
+            anywhere_roles=frozenset({ADMIN}),
+        ),
+        Rule(
+            "measure_category.manage",
+            "维护帮扶措施类别",
+            frozenset({ADMIN}),
+            "仅系统管理员可执行此操作。",
+        ),
+        Rule("audit.read", "查看审计日志", frozenset({A}), "仅审计管理员可查看审计日志。"),
+    ]
+    # The case workflow: one rule per step of the table, its role and source state.
+    for step in STEPS:
+        table.append(
+            Rule(
+                f"case.{step.action}",
+                step.label,
+                frozenset({step.role}),
+                f"「{step.label}」须由{Role(step.role).label}办理",
+                target="case",
+                state=_step_state(step),
+            )
+        )
+    return {rule.action: rule for rule in table}
+
+
+def _step_state(step):
+    def check(case) -> str | None:
+        from monitor.choices import Status
+
+        if case.status == step.source:
+            return None
+        return (
+            f"当前状态为「{case.get_status_display()}」，不能执行「{step.label}」"
+            f"（该操作仅适用于「{Status(step.source).label}」状态）"
+        )
+
+    return check
+
+
+def rule_for(action: str) -> Rule:
+    try:
+        return rules()[action]
+    except KeyError:
+        raise LookupError(f"no policy rule for action {action!r}") from None
+
+
+# --- scope of objects ------------------------------------------------------------------
+
+
+def region_code_of(obj) -> str:
+    """The 12-digit code of the region an object lies in, read from foreign-key ids so a
+    caller that selected the related rows pays no query."""
+    label = obj._meta.label
+    if label == "households.Household":
+        return obj.village_id
+    if label == "households.Member":
+        return obj.household.village_id
+    if label == "monitor.Case":
+        return obj.household.village_id
+    if label == "monitor.Clue":
+        return obj.village_id
+    if label == "interventions.MeasureRecord":
+        return obj.case.household.village_id
+    region_id = getattr(obj, "region_id", None)
+    if region_id is None:
+        raise LookupError(f"{label} has no region")
+    return region_id
+
+
+def _inside(user, rule: Rule, obj) -> bool:
+    if rule.target is None or obj is None:
+        return True
+    if user.role in rule.anywhere_roles:
+        return True
+    prefix = region_prefix_of(user) if rule.target != "region_record" else _admin_prefix(user)
+    return prefix is not None and region_code_of(obj).startswith(prefix)
+
+
+def _admin_prefix(user) -> str | None:
+    if user.region_id is None:
+        return None
+    model = apps.get_model("households", "Region")
+    return model.prefix_of_code(user.region_id)
+
+
+# --- decisions -------------------------------------------------------------------------
+
+
+def decide(user, action: str, obj=None) -> Decision:
+    rule = rule_for(action)
+    if user is None or not user.is_authenticated or not user.is_active:
+        return Decision(False, "请先登录。", http.HTTP_403_FORBIDDEN)
+    if not _inside(user, rule, obj):
+        return Decision(False, OUT_OF_SCOPE, http.HTTP_404_NOT_FOUND)
+    if rule.state is not None and obj is not None:
+        refusal = rule.state(obj)
+        if refusal:
+            return Decision(False, refusal, rule.state_status)
+    if user.role not in rule.roles:
+        return Decision(False, rule.role_message, http.HTTP_403_FORBIDDEN)
+    return ALLOWED
+
+
+def allows(user, action: str, obj=None) -> bool:
+    return decide(user, action, obj).allowed
+
+
+def require(user, action: str, obj=None) -> None:
+    """Raise the refusal: a record in the wrong state is bad input on the field of its
+    object (a 400 that forms show beside that field), anything else a PolicyDenied."""
+    decision = decide(user, action, obj)
+    if decision.allowed:
+        return
+    if decision.status == http.HTTP_400_BAD_REQUEST:
+        raise ValidationError({rule_for(action).target or NON_FIELD_ERRORS: decision.reason})
+    raise PolicyDenied(decision)
+
+
+def allowed_of(user, actions, obj=None) -> list[str]:
+    """The actions of a list this user may take on the object now (for buttons)."""
+    return [action for action in actions if decide(user, action, obj).allowed]
