@@ -1,5 +1,6 @@
 from django import forms
 from django.conf import settings
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import AuthenticationForm
 
 from accounts import lockout
@@ -35,3 +36,17 @@ class LoginForm(AuthenticationForm):
             raise
         lockout.clear(username)
         return cleaned
+
+
+class PasswordChangeForm(auth_forms.PasswordChangeForm):
+    """Labels in Chinese; the validators' own messages come in Chinese from Django's zh-hans."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        labels = {
+            "old_password": "原密码",
+            "new_password1": "新密码",
+            "new_password2": "再次输入新密码",
+        }
+        for name, label in labels.items():
+            self.fields[name].label = label

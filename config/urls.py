@@ -7,11 +7,10 @@ from rest_framework.routers import DefaultRouter
 from accounts.api.views import AuditEventViewSet, MeView
 from accounts.forms import LoginForm
 from households.api import views as household_api
-from households.views import HouseholdListPage, home
 from interventions.api import views as interventions_api
 from monitor.api import feeds as feeds_api
 from monitor.api import views as monitor_api
-from monitor.views import notice_list_page, self_application_page
+from monitor.views import self_application_page
 
 router = DefaultRouter()
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
@@ -38,7 +37,6 @@ admin.site.site_header = "防止返贫监测系统管理"
 admin.site.site_title = "防返贫监测"
 
 urlpatterns = [
-    path("", home, name="home"),
     path(
         "login/",
         auth_views.LoginView.as_view(
@@ -47,9 +45,13 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("households/", HouseholdListPage.as_view(), name="household-list-page"),
     path("apply/", self_application_page, name="self-application"),
-    path("cases/notice-list/", notice_list_page, name="notice-list-page"),
+    # The web application: one module of routes per area.
+    path("", include("accounts.page_urls")),
+    path("", include("monitor.pages.urls")),
+    path("", include("households.page_urls")),
+    path("", include("monitor.pages.clue_urls")),
+    path("manage/", include("monitor.pages.administration_urls")),
     path("admin/", admin.site.urls),
     path("api/me/", MeView.as_view(), name="me"),
     path("api/", include(router.urls)),

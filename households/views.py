@@ -1,19 +1,12 @@
 """Server-rendered pages. The full web application comes later; these share the selectors
 the API uses, so the page and the API cannot disagree on scope or search."""
 
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
-from django.shortcuts import redirect
 from django.views.generic import ListView
 
 from accounts.scope import region_prefix_of
 from households.selectors import households_for, search_households
-
-
-@login_required
-def home(request):
-    return redirect("household-list-page")
 
 
 class HouseholdListPage(LoginRequiredMixin, ListView):

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from households import views
+
+urlpatterns = [
+    path("households/", views.HouseholdListPage.as_view(), name="household-list-page"),
+]

@@ -1,0 +1,3 @@
+"""Page routes (filled in by the area that owns them)."""
+
+urlpatterns = []
