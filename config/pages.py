@@ -6,6 +6,7 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.http import Http404
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts import policy
 from accounts.policy import PolicyDenied
@@ -70,3 +71,11 @@ def call_service(form, service, **kwargs):
     except SERVICE_ERRORS as exc:
         show_service_error(form, exc)
         return None
+
+
+def safe_next(request) -> str | None:
+    """Where a form came from (a queue, the clearance page), if it is an address of ours."""
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return None

@@ -59,3 +59,160 @@ def notice_list(user, start: date, end: date):
         )
         .order_by("household__village_id", "household__number")
     )
+
+
+def household_timeline(household) -> list[dict]:
+    """Everything that happened to one household, newest first: department warnings and
+    screening hits, clues and their outcomes, every workflow step of its cases, evidence,
+    monthly visits and aid measures. A fixed number of queries, whatever the history."""
+    from interventions.models import MeasureRecord
+    from monitor.models import (
+        Appraisal,
+        CaseTransition,
+        Clue,
+        Consent,
+        HomeVisit,
+        MonthlyVisit,
+        WarningRow,
+    )
+    from monitor.workflow import STEP_BY_ACTION
+
+    events: list[dict] = []
+
+    def add(when, kind: str, text: str, case_id=None, clue_id=None):
+        events.append({"when": when, "kind": kind, "text": text, "case": case_id, "clue": clue_id})
+
+    rows = (
+        WarningRow.objects.filter(household=household)
+        .select_related("batch__department")
+        .only(
+            "indicator",
+            "amount",
+            "occurred_on",
+            "clue_id",
+            "batch__received_at",
+            "batch__source",
+            "batch__department__name",
+        )
+    )
+    for row in rows:
+        source = row.batch.department.name if row.batch.department else "数据筛查"
+        amount = f"，金额 {row.amount:,.2f} 元" if row.amount is not None else ""
+        add(
+            row.batch.received_at,
+            "warning",
+            f"{source}预警：{row.indicator or '—'}{amount}",
+            clue_id=row.clue_id,
+        )
+    for clue in Clue.objects.filter(household=household):
+        add(
+            clue.created_at,
+            "clue",
+            f"生成预警线索（{clue.get_channel_display()}）",
+            clue_id=clue.pk,
+        )
+        if clue.closed_at:
+            add(
+                clue.closed_at,
+                "clue",
+                f"线索核实反馈：{clue.get_outcome_display()}",
+                clue_id=clue.pk,
+                case_id=clue.case_id,
+            )
+    cases = Case.objects.filter(household=household)
+    for case in cases.only("id", "created_at", "category"):
+        add(
+            case.created_at,
+            "case",
+            f"登记监测对象（{case.get_category_display()}）",
+            case_id=case.pk,
+        )
+    for step in CaseTransition.objects.filter(case__in=cases).select_related("actor"):
+        label = STEP_BY_ACTION[step.action].label if step.action in STEP_BY_ACTION else step.action
+        who = step.actor.first_name or step.actor.username
+        comment = f"：{step.comment}" if step.comment else ""
+        add(step.at, "step", f"{label}（{who}）{comment}", case_id=step.case_id)
+    for model, label, day in (
+        (HomeVisit, "入户核实", "visited_on"),
+        (Consent, "承诺授权", "signed_on"),
+        (Appraisal, "民主评议", "held_on"),
+        (PublicNotice, "公示", "start_on"),
+    ):
+        for record in model.objects.filter(case__in=cases):
+            add(
+                record.recorded_at,
+                "evidence",
+                f"{record.get_stage_display()}：{label}（{getattr(record, day):%Y-%m-%d}）",
+                case_id=record.case_id,
+            )
+    for visit in MonthlyVisit.objects.filter(case__in=cases):
+        add(
+            visit.recorded_at,
+            "visit",
+            f"月排查走访（{visit.visited_on:%Y-%m-%d}）",
+            case_id=visit.case_id,
+        )
+    for measure in MeasureRecord.objects.filter(case__in=cases).select_related("category"):
+        add(
+            measure.recorded_at,
+            "measure",
+            f"帮扶措施：{measure.category.name} · {measure.description}",
+            case_id=measure.case_id,
+        )
+    events.sort(key=lambda event: event["when"], reverse=True)
+    return events
+
+
+def region_counts(user, today: date) -> dict:
+    """The figures of a user's region on the home page, in one query: monitored households
+    by category, cases being identified, cleared, overdue."""
+    from django.db.models import Count, Q
+
+    from monitor.choices import MONITORED_STATUSES, Category, Status
+
+    cases = Case.objects.visible_to(user)
+    late = overdue_deadlines(today).filter(case=OuterRef("pk"))
+    figures = cases.annotate(late=Exists(late)).aggregate(
+        monitored=Count("pk", filter=Q(status__in=MONITORED_STATUSES)),
+        identifying=Count("pk", filter=Q(status__in=IDENTIFYING_STATUSES)),
+        cleared=Count("pk", filter=Q(status=Status.CLEARED)),
+        overdue=Count("pk", filter=Q(late=True)),
+        **{
+            f"category_{category}": Count(
+                "pk", filter=Q(status__in=MONITORED_STATUSES, category=category)
+            )
+            for category in Category.values
+        },
+    )
+    figures["by_category"] = [
+        (label, figures[f"category_{value}"]) for value, label in Category.choices
+    ]
+    return figures
+
+
+def monthly_flow(user, today: date, months: int = 12) -> list[tuple[str, int, int]]:
+    """New identifications and clearances per month for the last `months` months."""
+    from django.db.models import Count
+    from django.db.models.functions import TruncMonth
+
+    from monitor.rules import add_months
+
+    first = add_months(today.replace(day=1), -(months - 1))
+    cases = Case.objects.visible_to(user)
+
+    def per_month(field: str) -> dict:
+        rows = (
+            cases.filter(**{f"{field}__gte": first})
+            .annotate(month=TruncMonth(field))
+            .values("month")
+            .annotate(n=Count("pk"))
+        )
+        return {(row["month"].year, row["month"].month): row["n"] for row in rows}
+
+    new, cleared = per_month("identified_on"), per_month("cleared_on")
+    flow = []
+    for offset in range(months):
+        day = add_months(first, offset)
+        key = (day.year, day.month)
+        flow.append((f"{day.month}月", new.get(key, 0), cleared.get(key, 0)))
+    return flow

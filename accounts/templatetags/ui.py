@@ -53,3 +53,11 @@ def may(context, action: str, obj=None) -> bool:
 @register.filter
 def field_class(bound_field) -> str:
     return "field invalid" if bound_field.errors else "field"
+
+
+@register.filter
+def days_late(due_on, today) -> int:
+    """Whole days past a due day (0 when not late)."""
+    if not due_on or not today:
+        return 0
+    return max((today - due_on).days, 0)

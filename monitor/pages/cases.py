@@ -1,0 +1,435 @@
+"""Case pages: the list, filing (from scratch or from a household), the case with its
+guided evidence and workflow buttons, aid (一户一策 and measures) and clearance.
+
+Every page starts from `cases_for(user)` (the region scope: another region's case is a
+404), every button is the policy's answer, and every POST calls one service."""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from accounts import policy
+from config.pages import call_service, people_page, safe_next
+from households.models import Member
+from households.selectors import households_for
+from interventions.models import MeasureRecord
+from interventions.services import aid_plan_save, measure_record_create, measure_record_update
+from monitor import services
+from monitor.choices import CLOSED_STATUSES, MONITORED_STATUSES, Category, Stage, Status
+from monitor.forms import (
+    AidPlanForm,
+    AppraisalForm,
+    CaseFileForm,
+    ConsentForm,
+    HomeVisitForm,
+    MeasureForm,
+    MeasureProgressForm,
+    MonthlyVisitForm,
+    NoticeForm,
+    PlannedItemForm,
+    TransitionForm,
+)
+from monitor.rules import clearance_checks, report_checks
+from monitor.selectors import cases_for
+from monitor.workflow import STEPS, allowed_actions, case_transition
+
+CLEARANCE_STEPS = {step.action for step in STEPS if step.source in MONITORED_STATUSES}
+PAGE_SIZE = 30
+PLANNED_ROWS = 6
+
+# Evidence of a stage, in the order the village does it: (kind, title, form, service).
+EVIDENCE = {
+    "home_visit": ("入户核实", HomeVisitForm, services.home_visit_record, "homevisits"),
+    "consent": ("承诺授权", ConsentForm, services.consent_record, "consents"),
+    "appraisal": ("民主评议", AppraisalForm, services.appraisal_record, "appraisals"),
+    "notice": ("公示", NoticeForm, services.notice_record, "publicnotices"),
+}
+STAGE_EVIDENCE = {
+    Stage.IDENTIFICATION: ["home_visit", "consent", "appraisal", "notice"],
+    Stage.CLEARANCE: ["home_visit", "appraisal", "notice"],
+}
+# Steps whose preconditions are a checklist: the button appears once nothing is missing.
+CHECKED_STEPS = {
+    "report": report_checks,
+    "propose_clearance": clearance_checks,
+    "township_approve_clearance": clearance_checks,
+    "county_approve_clearance": clearance_checks,
+}
+
+
+def _case(user, pk: int):
+    today = timezone.localdate()
+    return get_object_or_404(
+        cases_for(user, today).select_related("household__village__parent"), pk=pk
+    )
+
+
+# --- list ------------------------------------------------------------------------------
+
+
+@people_page
+def case_list_page(request):
+    today = timezone.localdate()
+    cases = cases_for(request.user, today)
+    status = request.GET.get("status", "")
+    category = request.GET.get("category", "")
+    overdue = request.GET.get("overdue") == "1"
+    if status in Status.values:
+        cases = cases.filter(status=status)
+    if category in Category.values:
+        cases = cases.filter(category=category)
+    if overdue:
+        cases = cases.filter(is_overdue=True)
+    cases = cases.order_by("-is_overdue", "-found_on", "-id")
+    page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "cases/case_list.html",
+        {
+            "page": page,
+            "statuses": Status.choices,
+            "categories": Category.choices,
+            "status": status,
+            "category": category,
+            "overdue": overdue,
+            "query": query.urlencode(),
+            "today": today,
+        },
+    )
+
+
+# --- filing ----------------------------------------------------------------------------
+
+
+@people_page
+def case_new_page(request):
+    """登记监测对象 for a household of the user's region (chosen on the household page)."""
+    household = get_object_or_404(
+        households_for(request.user),
+        pk=request.GET.get("household") if (request.GET.get("household") or "").isdigit() else 0,
+    )
+    if not policy.allows(request.user, "case.file", household):
+        decision = policy.decide(request.user, "case.file", household)
+        messages.error(request, decision.reason)
+        return redirect("household-page", household.pk)
+    form = CaseFileForm(request.POST or None, initial={"found_on": timezone.localdate()})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        case = call_service(
+            form,
+            services.case_create,
+            household=household,
+            by=request.user,
+            category=data["category"],
+            channel=data["channel"],
+            risk_codes=data["risk_codes"],
+            found_on=data["found_on"],
+            description=data["description"],
+            green_channel=data["green_channel"],
+        )
+        if case is not None:
+            messages.success(request, "已登记监测对象，请按步骤完成入户核实等程序。")
+            return redirect("case-page", case.pk)
+    status = 400 if form.errors else 200
+    return render(
+        request, "cases/case_new.html", {"form": form, "household": household}, status=status
+    )
+
+
+# --- the case --------------------------------------------------------------------------
+
+
+def _evidence_blocks(case, stage: str, user, bound: dict):
+    """The guided sequence of a stage: each step's records, whether it is done, its form."""
+    action = services.EVIDENCE_ACTION[stage]
+    can_record = policy.allows(user, action, case)
+    blocks = []
+    for kind in STAGE_EVIDENCE[stage]:
+        title, form_class, _, related = EVIDENCE[kind]
+        records = [r for r in getattr(case, related).all() if r.stage == stage]
+        form = bound.get(kind) or (form_class(prefix=kind) if can_record else None)
+        blocks.append({"kind": kind, "title": title, "records": records, "form": form})
+    return blocks
+
+
+def _step_forms(case, user, today, bound: dict):
+    steps = []
+    for step in allowed_actions(case, user):
+        checks = CHECKED_STEPS.get(step.action)
+        checklist = checks(case, today) if checks else []
+        ready = all(check.met for check in checklist)
+        form = bound.get(step.action) or TransitionForm(initial={"action": step.action})
+        steps.append({"step": step, "checklist": checklist, "ready": ready, "form": form})
+    return steps
+
+
+def _case_context(request, case, bound=None):
+    bound = bound or {}
+    today = timezone.localdate()
+    user = request.user
+    stage = Stage.CLEARANCE if case.status in (Status.MONITORING,) else Stage.IDENTIFICATION
+    context = {
+        "case": case,
+        "today": today,
+        "head_name": case.head_name,
+        "steps": _step_forms(case, user, today, bound),
+        "trail": case.transitions.select_related("actor"),
+        "measures": case.measures.select_related("category").prefetch_related("beneficiaries"),
+        "monthly_visits": case.monthly_visits.all()[:12],
+        "monthly_form": bound.get("monthly_visit")
+        or (
+            MonthlyVisitForm(prefix="monthly")
+            if policy.allows(user, "case.monthly_visit", case)
+            else None
+        ),
+        "is_open": case.status not in CLOSED_STATUSES,
+    }
+    if case.status == Status.DRAFT:
+        context["evidence"] = _evidence_blocks(case, Stage.IDENTIFICATION, user, bound)
+        context["report_checks"] = report_checks(case, today)
+    elif case.status in (Status.REPORTED, Status.TOWNSHIP_APPROVED):
+        context["evidence"] = _evidence_blocks(case, Stage.IDENTIFICATION, user, {})
+    context["stage"] = stage
+    return context
+
+
+def _render_case(request, case, bound=None, status=200):
+    return render(
+        request, "cases/case_page.html", _case_context(request, case, bound), status=status
+    )
+
+
+@people_page
+def case_page(request, pk: int):
+    return _render_case(request, _case(request.user, pk))
+
+
+@people_page
+@require_POST
+def case_transition_page(request, pk: int):
+    case = _case(request.user, pk)
+    form = TransitionForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        extra = {"clearance_kind": data["clearance_kind"]} if data["clearance_kind"] else {}
+        moved = call_service(
+            form,
+            case_transition,
+            case_id=case.pk,
+            action=data["action"],
+            by=request.user,
+            comment=data["comment"],
+            **extra,
+        )
+        if moved is not None:
+            messages.success(request, f"已办理：{moved.get_status_display()}")
+            return redirect(safe_next(request) or reverse("case-page", args=[case.pk]))
+    case, bound = _case(request.user, pk), {form.data.get("action"): form}
+    if form.data.get("action") in CLEARANCE_STEPS:
+        return _render_clearance(request, case, bound, status=400)
+    return _render_case(request, case, bound, status=400)
+
+
+@people_page
+@require_POST
+def case_evidence_page(request, pk: int, stage: str, kind: str):
+    case = _case(request.user, pk)
+    if stage not in STAGE_EVIDENCE or kind not in STAGE_EVIDENCE[stage]:
+        return redirect("case-page", case.pk)
+    title, form_class, service, _ = EVIDENCE[kind]
+    form = form_class(request.POST, request.FILES, prefix=kind)
+    if form.is_valid():
+        record = call_service(
+            form, service, case=case, by=request.user, stage=stage, **form.cleaned_data
+        )
+        if record is not None:
+            messages.success(request, f"已登记{title}。")
+            target = "case-clearance-page" if stage == Stage.CLEARANCE else "case-page"
+            return redirect(target, case.pk)
+    case = _case(request.user, pk)
+    if stage == Stage.CLEARANCE:
+        return _render_clearance(request, case, {kind: form}, status=400)
+    return _render_case(request, case, {kind: form}, status=400)
+
+
+@people_page
+@require_POST
+def case_monthly_visit_page(request, pk: int):
+    case = _case(request.user, pk)
+    form = MonthlyVisitForm(request.POST, prefix="monthly")
+    if form.is_valid():
+        visit = call_service(
+            form, services.monthly_visit_record, case=case, by=request.user, **form.cleaned_data
+        )
+        if visit is not None:
+            messages.success(request, "已登记月排查走访。")
+            return redirect("case-page", case.pk)
+    return _render_case(request, case, {"monthly_visit": form}, status=400)
+
+
+# --- aid: 一户一策 and measure records ----------------------------------------------------
+
+
+def _members(case):
+    return Member.objects.filter(household_id=case.household_id).order_by("relation", "id")
+
+
+def _aid_context(request, case, plan_form=None, item_forms=None, measure_form=None):
+    user = request.user
+    plan = getattr(case, "aid_plan", None)
+    can_plan = policy.allows(user, "case.aid_plan", case)
+    if plan_form is None and can_plan:
+        plan_form = AidPlanForm(
+            initial={
+                "summary": plan.summary if plan else "",
+                "responsible_person": plan.responsible_person if plan else "",
+            }
+        )
+    if item_forms is None and can_plan:
+        existing = list(plan.items.select_related("category")) if plan else []
+        item_forms = [
+            PlannedItemForm(
+                prefix=f"item{i}",
+                initial={
+                    "category": existing[i].category_id if i < len(existing) else None,
+                    "description": existing[i].description if i < len(existing) else "",
+                },
+            )
+            for i in range(max(PLANNED_ROWS, len(existing) + 2))
+        ]
+    can_measure = policy.allows(user, "case.measure", case)
+    if measure_form is None and can_measure:
+        measure_form = MeasureForm(
+            prefix="measure", members=_members(case), initial={"start_on": timezone.localdate()}
+        )
+    measures = (
+        case.measures.select_related("category")
+        .prefetch_related(Prefetch("beneficiaries", queryset=Member.objects.only("id", "name")))
+        .order_by("start_on", "id")
+    )
+    return {
+        "case": case,
+        "plan": plan,
+        "planned": plan.items.select_related("category") if plan else [],
+        "plan_form": plan_form,
+        "item_forms": item_forms,
+        "measure_form": measure_form,
+        "measures": measures,
+        "can_edit_measures": policy.allows(user, "measure.edit", MeasureRecord(case=case))
+        if measures
+        else False,
+    }
+
+
+@people_page
+def case_aid_page(request, pk: int):
+    case = _case(request.user, pk)
+    return render(request, "cases/case_aid.html", _aid_context(request, case))
+
+
+@people_page
+@require_POST
+def case_aid_plan_page(request, pk: int):
+    case = _case(request.user, pk)
+    plan_form = AidPlanForm(request.POST)
+    count = min(int(request.POST.get("item_count", PLANNED_ROWS) or PLANNED_ROWS), 50)
+    item_forms = [PlannedItemForm(request.POST, prefix=f"item{i}") for i in range(count)]
+    if plan_form.is_valid() and all(form.is_valid() for form in item_forms):
+        items = [
+            {"category": f.cleaned_data["category"], "description": f.cleaned_data["description"]}
+            for f in item_forms
+            if f.cleaned_data.get("category") and f.cleaned_data.get("description")
+        ]
+        plan = call_service(
+            plan_form,
+            aid_plan_save,
+            case=case,
+            by=request.user,
+            items=items,
+            **plan_form.cleaned_data,
+        )
+        if plan is not None:
+            messages.success(request, "帮扶计划已保存。")
+            return redirect("case-aid-page", case.pk)
+    context = _aid_context(request, case, plan_form=plan_form, item_forms=item_forms)
+    return render(request, "cases/case_aid.html", context, status=400)
+
+
+@people_page
+@require_POST
+def case_measure_new_page(request, pk: int):
+    case = _case(request.user, pk)
+    form = MeasureForm(request.POST, prefix="measure", members=_members(case))
+    if form.is_valid():
+        data = dict(form.cleaned_data)
+        beneficiaries = list(data.pop("beneficiaries") or [])
+        record = call_service(
+            form,
+            measure_record_create,
+            case=case,
+            by=request.user,
+            beneficiaries=beneficiaries,
+            **data,
+        )
+        if record is not None:
+            messages.success(request, f"已登记帮扶措施：{record.category.name}。")
+            return redirect("case-aid-page", case.pk)
+    context = _aid_context(request, case, measure_form=form)
+    return render(request, "cases/case_aid.html", context, status=400)
+
+
+@people_page
+def measure_edit_page(request, pk: int):
+    cases = cases_for(request.user, timezone.localdate())
+    record = get_object_or_404(
+        MeasureRecord.objects.filter(case__in=cases).select_related("case__household", "category"),
+        pk=pk,
+    )
+    form = MeasureProgressForm(request.POST or None, instance=record)
+    if request.method == "POST" and form.is_valid():
+        saved = call_service(
+            form,
+            measure_record_update,
+            record=record,
+            by=request.user,
+            **{name: form.cleaned_data[name] for name in form.Meta.fields},
+        )
+        if saved is not None:
+            messages.success(request, "帮扶措施已更新。")
+            return redirect("case-aid-page", record.case_id)
+    can_edit = policy.allows(request.user, "measure.edit", record)
+    return render(
+        request,
+        "cases/measure_edit.html",
+        {"record": record, "form": form, "can_edit": can_edit},
+        status=400 if form.errors else 200,
+    )
+
+
+# --- clearance -------------------------------------------------------------------------
+
+
+def _render_clearance(request, case, bound=None, status=200):
+    bound = bound or {}
+    today = timezone.localdate()
+    context = {
+        "case": case,
+        "checks": clearance_checks(case, today)
+        if case.status
+        in (Status.MONITORING, Status.CLEARANCE_PROPOSED, Status.CLEARANCE_TOWNSHIP_APPROVED)
+        else [],
+        "evidence": _evidence_blocks(case, Stage.CLEARANCE, request.user, bound),
+        "steps": _step_forms(case, request.user, today, bound),
+    }
+    return render(request, "cases/case_clearance.html", context, status=status)
+
+
+@people_page
+def case_clearance_page(request, pk: int):
+    return _render_clearance(request, _case(request.user, pk))
