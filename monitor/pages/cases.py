@@ -7,6 +7,7 @@ Every page starts from `cases_for(user)` (the region scope: another region's cas
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -159,8 +160,10 @@ def _evidence_blocks(case, stage: str, user, bound: dict):
 
 
 def _step_forms(case, user, today, bound: dict):
+    """The steps this user may take now, the forward ones first (returns, rejections and
+    withdrawals, which need a reason, after them)."""
     steps = []
-    for step in allowed_actions(case, user):
+    for step in sorted(allowed_actions(case, user), key=lambda step: step.needs_reason):
         checks = CHECKED_STEPS.get(step.action)
         checklist = checks(case, today) if checks else []
         ready = all(check.met for check in checklist)
@@ -325,6 +328,20 @@ def _aid_context(request, case, plan_form=None, item_forms=None, measure_form=No
         if measures
         else False,
     }
+
+
+@people_page
+def consent_scan_page(request, pk: int, consent_pk: int):
+    """The signed consent's scan, to staff who see the case (never a public media URL)."""
+    case = _case(request.user, pk)
+    consent = get_object_or_404(case.consents, pk=consent_pk)
+    kind = consent.scan.name.rsplit(".", 1)[-1].lower()
+    content_type = {"pdf": "application/pdf", "jpg": "image/jpeg", "png": "image/png"}
+    return FileResponse(
+        consent.scan.open("rb"),
+        content_type=content_type.get(kind, "application/octet-stream"),
+        filename=f"承诺授权书-{case.household.number}.{kind}",
+    )
 
 
 @people_page

@@ -24,6 +24,11 @@ urlpatterns = [
         cases.case_monthly_visit_page,
         name="case-monthly-visit-page",
     ),
+    path(
+        "cases/<int:pk>/consents/<int:consent_pk>/scan/",
+        cases.consent_scan_page,
+        name="consent-scan-page",
+    ),
     path("cases/<int:pk>/aid/", cases.case_aid_page, name="case-aid-page"),
     path("cases/<int:pk>/aid/plan/", cases.case_aid_plan_page, name="case-aid-plan-page"),
     path("cases/<int:pk>/aid/measures/", cases.case_measure_new_page, name="case-measure-new-page"),

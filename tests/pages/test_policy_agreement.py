@@ -1,0 +1,263 @@
+"""Page and API agree: for every action and every role, the page offers the button exactly
+when the API accepts the request. Both ask accounts/policy.py; this proves they ask it the
+same way (and that a page never hides a step the API would take, or shows one it refuses).
+
+Each case is made ready for its step — evidence recorded, notice ended, six months in
+monitoring, measures and income in place — so that the only thing deciding is who asks."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.files.base import ContentFile
+from django.test import Client
+from django.utils import timezone
+
+from households.models import MonitoringLine
+from households.services import income_record_save
+from interventions.models import MeasureCategory, MeasureRecord
+from monitor.choices import AppraisalResult, Category, Channel, Stage, Status
+from monitor.models import Appraisal, Case, Consent, HomeVisit, PublicNotice
+from monitor.services import case_create
+from monitor.workflow import STEPS
+from tests.monitor.conftest import PDF, family, lines  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.django_db
+
+# Everyone: the roles inside the case's region, the same roles next door (another village,
+# township, county: the case is a 404 to them), and the roles without people duties.
+ROLES = [
+    "cadre_a",
+    "cadre_b",
+    "reviewer_1",
+    "reviewer_2",
+    "approver",
+    "approver_other",
+    "department",
+    "auditor",
+    "admin",
+]
+TODAY = timezone.localdate()
+FOUND = TODAY - timedelta(days=400)
+IDENTIFIED = TODAY - timedelta(days=220)
+
+
+@pytest.fixture
+def ready_case(family, users):  # noqa: F811
+    """A case whose identification and clearance evidence are complete."""
+    for year in {TODAY.year, IDENTIFIED.year}:
+        MonitoringLine.objects.get_or_create(
+            region_id="630000000000", year=year, defaults={"amount": Decimal("8000")}
+        )
+    case = case_create(
+        household=family,
+        category=Category.SUDDEN,  # income above the line does not bar it at report
+        channel=Channel.CADRE_SCREENING,
+        risk_codes=["01"],
+        found_on=FOUND,
+        by=users["cadre_a"],
+        today=FOUND,
+    )
+    for stage, day in ((Stage.IDENTIFICATION, FOUND), (Stage.CLEARANCE, TODAY - timedelta(30))):
+        HomeVisit.objects.create(
+            case=case, stage=stage, visited_on=day, visitors="村干部", findings="属实"
+        )
+        Appraisal.objects.create(
+            case=case, stage=stage, held_on=day + timedelta(1), result=AppraisalResult.PASSED
+        )
+        PublicNotice.objects.create(
+            case=case, stage=stage, start_on=day + timedelta(2), end_on=day + timedelta(8)
+        )
+    Consent.objects.create(
+        case=case,
+        stage=Stage.IDENTIFICATION,
+        signed_on=FOUND,
+        scan=ContentFile(PDF, name="consent.pdf"),
+    )
+    for code in ("industry", "health"):
+        MeasureRecord.objects.create(
+            case=case,
+            category=MeasureCategory.objects.get(code=code),
+            description="帮扶",
+            department="县农业农村局",
+            start_on=IDENTIFIED,
+        )
+    income_record_save(
+        household=family,
+        year=TODAY.year,
+        period_end=TODAY - timedelta(days=1),
+        wage_income=Decimal("60000"),
+    )
+    return case
+
+
+def _put_in(case: Case, status: str) -> None:
+    """Test setup only: place the case in a state without walking the workflow."""
+    monitored = status not in (
+        Status.APPLIED,
+        Status.DRAFT,
+        Status.REPORTED,
+        Status.TOWNSHIP_APPROVED,
+    )
+    Case.objects.filter(pk=case.pk).update(
+        status=status, identified_on=IDENTIFIED if monitored else None, clearance_kind=""
+    )
+
+
+def _client(users, name):
+    client = Client()
+    client.force_login(users[name])
+    return client
+
+
+def _page_offers(client, url: str, marker: str) -> bool:
+    response = client.get(url)
+    assert response.status_code in (200, 403, 404), (url, response.status_code)
+    return response.status_code == 200 and marker in response.content.decode()
+
+
+@pytest.mark.parametrize("step", STEPS, ids=[step.action for step in STEPS])
+def test_each_workflow_step_is_offered_exactly_to_whom_the_api_accepts_it(
+    ready_case, users, api, step
+):
+    accepted_by, answers = [], {}
+    for name in ROLES:
+        _put_in(ready_case, step.source)
+        offered = _page_offers(
+            _client(users, name),
+            f"/cases/{ready_case.pk}/",
+            f'name="action" value="{step.action}"',
+        )
+        response = api(name).post(
+            f"/api/cases/{ready_case.pk}/transitions/",
+            {"action": step.action, "comment": "理由充分", "clearance_kind": "assisted"},
+            format="json",
+        )
+        accepted = response.status_code == 200
+        answers[name] = response.json().get("detail")
+        assert offered == accepted, (step.action, name, response.status_code, response.content)
+        if accepted:
+            accepted_by.append(name)
+    # Exactly the role of the step, inside the region, takes it.
+    assert len(accepted_by) == 1, answers
+    assert users[accepted_by[0]].role == step.role
+
+
+def _evidence_request(api_client, case, stage):
+    return api_client.post(
+        f"/api/cases/{case.pk}/home-visits/",
+        {"stage": stage, "visited_on": TODAY, "visitors": "村干部", "findings": "属实"},
+        format="json",
+    )
+
+
+# action: (state, page, marker, API request); {case}/{measure}/{member}/{household} filled in.
+ACTIONS = {
+    "case.evidence.identification": (
+        Status.DRAFT,
+        "/cases/{case}/",
+        "/cases/{case}/evidence/identification/home_visit/",
+        lambda client, case: _evidence_request(client, case, "identification"),
+    ),
+    "case.evidence.clearance": (
+        Status.MONITORING,
+        "/cases/{case}/clearance/",
+        "/cases/{case}/evidence/clearance/home_visit/",
+        lambda client, case: _evidence_request(client, case, "clearance"),
+    ),
+    "case.monthly_visit": (
+        Status.MONITORING,
+        "/cases/{case}/",
+        "/cases/{case}/monthly-visits/",
+        lambda client, case: client.post(
+            f"/api/cases/{case.pk}/monthly-visits/",
+            {"visited_on": TODAY, "visitors": "网格员", "findings": "生活正常"},
+            format="json",
+        ),
+    ),
+    "case.measure": (
+        Status.MONITORING,
+        "/cases/{case}/aid/",
+        "/cases/{case}/aid/measures/",
+        lambda client, case: client.post(
+            f"/api/cases/{case.pk}/measures/",
+            {
+                "category": "employment",
+                "description": "技能培训",
+                "department": "县人社局",
+                "start_on": TODAY,
+            },
+            format="json",
+        ),
+    ),
+    "case.aid_plan": (
+        Status.MONITORING,
+        "/cases/{case}/aid/",
+        "/cases/{case}/aid/plan/",
+        lambda client, case: client.put(
+            f"/api/cases/{case.pk}/aid-plan/",
+            {"summary": "产业增收", "responsible_person": "第一书记", "items": []},
+            format="json",
+        ),
+    ),
+    "measure.edit": (
+        Status.MONITORING,
+        "/cases/{case}/aid/",
+        "/measures/{measure}/",
+        lambda client, case: client.patch(
+            f"/api/measures/{case.measures.first().pk}/",
+            {"status": "completed"},
+            format="json",
+        ),
+    ),
+    "member.reveal": (
+        Status.MONITORING,
+        "/households/{household}/",
+        "/members/{member}/reveal/",
+        lambda client, case: client.post(
+            f"/api/members/{case.household.members.first().pk}/reveal/",
+            {"field": "id_number", "reason": "入户核实需核对证件"},
+            format="json",
+        ),
+    ),
+    "case.file": (
+        Status.CANCELLED,  # no open case: the household may get a new one
+        "/households/{household}/",
+        "/cases/new/?household={household}",
+        lambda client, case: client.post(
+            "/api/cases/",
+            {
+                "household": case.household_id,
+                "category": "sudden",
+                "channel": "cadre_screening",
+                "risk_codes": ["05"],
+                "found_on": TODAY,
+            },
+            format="json",
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("action", list(ACTIONS))
+def test_each_record_action_is_offered_exactly_to_whom_the_api_accepts_it(
+    ready_case, users, api, action
+):
+    state, page, marker, send = ACTIONS[action]
+    fill = {
+        "case": ready_case.pk,
+        "household": ready_case.household_id,
+        "member": ready_case.household.members.first().pk,
+        "measure": ready_case.measures.first().pk,
+    }
+    accepted_by = []
+    for name in ROLES:
+        _put_in(ready_case, state)
+        offered = _page_offers(_client(users, name), page.format(**fill), marker.format(**fill))
+        response = send(api(name), ready_case)
+        accepted = 200 <= response.status_code < 300
+        assert offered == accepted, (action, name, response.status_code, response.content)
+        if accepted:
+            accepted_by.append(name)
+            Case.objects.filter(household=ready_case.household).exclude(pk=ready_case.pk).delete()
+    assert accepted_by, f"nobody may take {action}: the test set-up is wrong"
