@@ -1,5 +1,4 @@
 from django import forms
-from django.conf import settings
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import AuthenticationForm
 
@@ -22,11 +21,10 @@ class LoginForm(AuthenticationForm):
 
     def clean(self):
         username = self.cleaned_data.get("username") or ""
-        if username and lockout.is_locked(username):
+        minutes = lockout.locked_minutes(username) if username else 0
+        if minutes:
             raise forms.ValidationError(
-                self.error_messages["locked"],
-                code="locked",
-                params={"minutes": settings.LOGIN_LOCKOUT_SECONDS // 60},
+                self.error_messages["locked"], code="locked", params={"minutes": minutes}
             )
         try:
             cleaned = super().clean()

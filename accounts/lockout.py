@@ -1,6 +1,12 @@
 """Login failure handling (等保 登录失败处理): after too many failed sign-ins for one account
 the account is locked for a while, whatever the client's address. Counts live in the cache
-(Redis in production) so every web process sees the same count."""
+(Redis in production) so every web process sees the same count.
+
+The window opens at the first failure and lasts LOGIN_LOCKOUT_SECONDS; the lock ends with
+it, so the time left is read from the window's start (kept beside the count)."""
+
+import math
+import time
 
 from django.conf import settings
 from django.core.cache import cache
@@ -10,20 +16,37 @@ def _key(username: str) -> str:
     return f"login-failures:{username.strip().lower()}"
 
 
+def _since_key(username: str) -> str:
+    return f"login-failures-since:{username.strip().lower()}"
+
+
 def is_locked(username: str) -> bool:
     return cache.get(_key(username), 0) >= settings.LOGIN_MAX_FAILURES
 
 
+def locked_minutes(username: str) -> int:
+    """Whole minutes (rounded up) until a locked account may sign in again; 0 if unlocked."""
+    if not is_locked(username):
+        return 0
+    since = cache.get(_since_key(username))
+    window = settings.LOGIN_LOCKOUT_SECONDS
+    left = window if since is None else max(window - (time.time() - since), 1)
+    return max(math.ceil(left / 60), 1)
+
+
 def record_failure(username: str) -> int:
     key = _key(username)
+    timeout = settings.LOGIN_LOCKOUT_SECONDS
     # add() is a no-op when the key exists, so the window starts at the first failure.
-    cache.add(key, 0, timeout=settings.LOGIN_LOCKOUT_SECONDS)
+    if cache.add(key, 0, timeout=timeout):
+        cache.set(_since_key(username), time.time(), timeout=timeout)
     try:
         return cache.incr(key)
     except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=settings.LOGIN_LOCKOUT_SECONDS)
+        cache.set(key, 1, timeout=timeout)
+        cache.set(_since_key(username), time.time(), timeout=timeout)
         return 1
 
 
 def clear(username: str) -> None:
-    cache.delete(_key(username))
+    cache.delete_many([_key(username), _since_key(username)])

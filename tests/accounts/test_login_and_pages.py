@@ -103,6 +103,16 @@ def test_an_account_is_locked_after_repeated_failures(client, users):
     assert _login(client, "cadre_a").status_code == 302
 
 
+def test_the_lockout_message_says_how_long_is_left(client, users, time_machine):
+    time_machine.move_to("2026-11-02 09:00 +0800", tick=False)
+    for _ in range(settings.LOGIN_MAX_FAILURES):
+        _login(client, "cadre_a", "wrong-password")
+    first = settings.LOGIN_LOCKOUT_SECONDS // 60
+    assert f"请 {first} 分钟后再试" in _login(client, "cadre_a").content.decode()
+    time_machine.move_to("2026-11-02 09:10 +0800", tick=False)
+    assert f"请 {first - 10} 分钟后再试" in _login(client, "cadre_a").content.decode()
+
+
 @pytest.mark.redis
 def test_the_failure_count_is_kept_in_redis(client, users):
     import redis
