@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from accounts import policy
 from accounts.audit import audit_record
@@ -303,3 +303,95 @@ def monitoring_line_for(*, village_code: str, year: int) -> MonitoringLine | Non
         if code in lines:
             return lines[code]
     return None
+
+
+# --- monitoring lines (监测范围) and other amounts set by region and year -------------------
+# Kept by county approvers for their own county and by the administrator anywhere
+# (accounts/policy.py, `monitoring_line.manage`); the screening thresholds of
+# monitor/administration.py share the checks below.
+
+YEARLY_YEARS = (2000, 2100)
+MONITORING_LINE_MANAGE = "monitoring_line.manage"
+
+
+def yearly_amount_check(*, year: int | None, amount: Decimal | None, field: str, what: str) -> None:
+    """The year and amount of a record set by region and year, with the messages a person
+    reads beside each field."""
+    errors = {}
+    if year is None or not YEARLY_YEARS[0] <= year <= YEARLY_YEARS[1]:
+        errors["year"] = f"年度应在 {YEARLY_YEARS[0]} 至 {YEARLY_YEARS[1]} 之间"
+    if amount is None or amount <= 0:
+        errors[field] = f"{what}必须大于 0 元"
+    if errors:
+        raise ValidationError(errors)
+
+
+def yearly_record_save(record, *, what: str) -> None:
+    """Save a record unique by (region, year), the clash reported on the year in Chinese.
+    The query answers the common case; the constraint answers two people saving the same
+    region and year at once (the savepoint keeps the caller's transaction usable)."""
+    duplicate = ValidationError(
+        {"year": f"{record.region.name} {record.year} 年度已有{what}，请修改原有记录"}
+    )
+    clash = type(record)._default_manager.filter(region_id=record.region_id, year=record.year)
+    if record.pk:
+        clash = clash.exclude(pk=record.pk)
+    if clash.exists():
+        raise duplicate
+    try:
+        with transaction.atomic():
+            record.save()
+    except IntegrityError:
+        raise duplicate from None
+
+
+@transaction.atomic
+def monitoring_line_save(
+    *,
+    by,
+    region: Region,
+    year: int,
+    amount: Decimal,
+    source: str = "",
+    line: MonitoringLine | None = None,
+) -> MonitoringLine:
+    """Create a line, or change one (`line`): both its old and its new region must be the
+    user's to manage. The saved line is returned; the `line` passed in is left as it was."""
+    if line is not None:
+        policy.require(by, MONITORING_LINE_MANAGE, line)
+    if region is None:
+        raise ValidationError({"region": "请选择适用区划"})
+    record = MonitoringLine(
+        pk=line.pk if line is not None else None,
+        region=region,
+        year=year,
+        amount=amount,
+        source=(source or "").strip(),
+    )
+    policy.require(by, MONITORING_LINE_MANAGE, record)
+    yearly_amount_check(year=year, amount=amount, field="amount", what="监测标准")
+    record.full_clean(validate_unique=False, validate_constraints=False)
+    yearly_record_save(record, what="监测范围")
+    audit_record(
+        actor=by,
+        action=AuditAction.CREATE if line is None else AuditAction.UPDATE,
+        obj=record,
+        detail={"region": region.pk, "year": year, "amount": str(record.amount)},
+    )
+    return record
+
+
+@transaction.atomic
+def monitoring_line_delete(*, by, line: MonitoringLine) -> None:
+    policy.require(by, MONITORING_LINE_MANAGE, line)
+    label, pk = str(line), line.pk
+    detail = {"region": line.region_id, "year": line.year, "amount": str(line.amount)}
+    line.delete()
+    audit_record(
+        actor=by,
+        action=AuditAction.DELETE,
+        object_type=MonitoringLine._meta.label_lower,
+        object_id=str(pk),
+        object_label=label,
+        detail=detail,
+    )

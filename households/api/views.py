@@ -8,10 +8,11 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 
-from accounts.permissions import IsAdministrator, PeopleDataAccess
+from accounts import policy
+from accounts.permissions import PeopleDataAccess
 from accounts.scope import region_prefix_of
 from config.exceptions import error_response
 from config.uploads import require_length
@@ -191,18 +192,90 @@ class IncomeRecordViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet
         )
 
 
-@extend_schema_view(list=extend_schema(summary="监测范围（收入参考标准）列表"))
+class ManagesMonitoringLines(BasePermission):
+    """Reads for every signed-in user; writes for the roles the policy names for
+    `monitoring_line.manage`. Which lines a writer may touch (their county's, or any for
+    the administrator) the service asks the policy with the line itself: outside it is 404."""
+
+    def has_permission(self, request, view):
+        if not (request.user and request.user.is_authenticated):
+            return False
+        if request.method in SAFE_METHODS:
+            return True
+        decision = policy.decide(request.user, services.MONITORING_LINE_MANAGE)
+        self.message = decision.reason
+        return decision.allowed
+
+
+LINE_WRITE_ERRORS = {
+    400: OpenApiResponse(
+        description="输入有误（金额须大于 0；同一区划同一年度只能有一条监测范围）："
+        "detail 为中文说明，errors 按字段列出原因"
+    ),
+    403: OpenApiResponse(description="角色无权维护监测范围（限县级审定人和系统管理员）"),
+    404: OpenApiResponse(
+        description="不存在，或该区划不在您的管辖范围内（县级审定人只能维护本县的监测范围）"
+    ),
+}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="监测范围（收入参考标准）列表（登录用户均可查看）",
+        responses={200: MonitoringLineSerializer(many=True), 400: ERRORS[400]},
+    ),
+    retrieve=extend_schema(
+        summary="监测范围详情", responses={200: MonitoringLineSerializer, 404: ERRORS[404]}
+    ),
+    create=extend_schema(
+        summary="新增监测范围（县级审定人限本县，系统管理员不限）",
+        responses={201: MonitoringLineSerializer, **LINE_WRITE_ERRORS},
+    ),
+    update=extend_schema(
+        summary="修改监测范围（全部字段）",
+        responses={200: MonitoringLineSerializer, **LINE_WRITE_ERRORS},
+    ),
+    partial_update=extend_schema(
+        summary="修改监测范围", responses={200: MonitoringLineSerializer, **LINE_WRITE_ERRORS}
+    ),
+    destroy=extend_schema(
+        summary="删除监测范围",
+        responses={
+            204: OpenApiResponse(description="已删除"),
+            403: LINE_WRITE_ERRORS[403],
+            404: LINE_WRITE_ERRORS[404],
+        },
+    ),
+)
 class MonitoringLineViewSet(viewsets.ModelViewSet):
-    """监测范围 is policy data: every signed-in user reads it, administrators keep it."""
+    """监测范围 is policy data: every signed-in user reads it; county approvers keep their
+    county's lines and the administrator any line, through the same services as the
+    administration pages (households.services.monitoring_line_save / _delete)."""
 
     serializer_class = MonitoringLineSerializer
     queryset = MonitoringLine.objects.select_related("region")
     filterset_fields = ["year", "region"]
+    permission_classes = [ManagesMonitoringLines]
 
-    def get_permissions(self):
-        if self.request.method in ("GET", "HEAD", "OPTIONS"):
-            return [IsAuthenticated()]
-        return [IsAdministrator()]
+    def perform_create(self, serializer):
+        serializer.instance = services.monitoring_line_save(
+            by=self.request.user, **serializer.validated_data
+        )
+
+    def perform_update(self, serializer):
+        line = serializer.instance
+        data = serializer.validated_data
+        serializer.instance = services.monitoring_line_save(
+            by=self.request.user,
+            line=line,
+            region=data.get("region", line.region),
+            year=data.get("year", line.year),
+            amount=data.get("amount", line.amount),
+            source=data.get("source", line.source),
+        )
+
+    def perform_destroy(self, instance):
+        services.monitoring_line_delete(by=self.request.user, line=instance)
 
 
 class RegistryImportViewSet(viewsets.ReadOnlyModelViewSet):

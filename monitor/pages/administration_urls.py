@@ -1,3 +1,27 @@
-"""Page routes (filled in by the area that owns them)."""
+"""管理 pages, under /manage/ (config/urls.py)."""
 
-urlpatterns = []
+from django.urls import path
+
+from monitor.pages import administration as pages
+
+urlpatterns = [
+    path("", pages.manage_home_page, name="manage-home"),
+    path("departments/", pages.department_list_page, name="department-list-page"),
+    path("departments/<int:pk>/", pages.department_page, name="department-page"),
+    path(
+        "departments/<int:pk>/keys/",
+        pages.department_key_issue_page,
+        name="department-key-issue-page",
+    ),
+    path(
+        "departments/<int:pk>/keys/<int:key_pk>/revoke/",
+        pages.department_key_revoke_page,
+        name="department-key-revoke-page",
+    ),
+    path("thresholds/", pages.threshold_list_page, name="threshold-list-page"),
+    path("thresholds/<int:pk>/", pages.threshold_page, name="threshold-page"),
+    path("thresholds/<int:pk>/delete/", pages.threshold_delete_page, name="threshold-delete-page"),
+    path("lines/", pages.line_list_page, name="line-list-page"),
+    path("lines/<int:pk>/", pages.line_page, name="line-page"),
+    path("lines/<int:pk>/delete/", pages.line_delete_page, name="line-delete-page"),
+]
