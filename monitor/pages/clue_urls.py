@@ -1,3 +1,20 @@
-"""Page routes (filled in by the area that owns them)."""
+"""Clue and department-batch pages (included at the site root). The names end in -page:
+the API's router already names clue-list, clue-detail, clue-verify, clue-accept …"""
 
-urlpatterns = []
+from django.urls import path
+
+from monitor.pages import clues
+
+urlpatterns = [
+    path("clues/", clues.clue_list_page, name="clue-list-page"),
+    path("clues/<int:pk>/", clues.clue_page, name="clue-page"),
+    path("clues/<int:pk>/verify/", clues.clue_verify_page, name="clue-verify-page"),
+    path("clues/<int:pk>/accept/", clues.clue_accept_page, name="clue-accept-page"),
+    path(
+        "clues/<int:pk>/reveal-applicant/",
+        clues.clue_reveal_applicant_page,
+        name="clue-reveal-applicant-page",
+    ),
+    path("batches/", clues.batch_list_page, name="batch-list-page"),
+    path("batches/<int:pk>/", clues.batch_page, name="batch-page"),
+]

@@ -1,0 +1,142 @@
+"""Reads of warning clues and of the department batches behind them, for the pages and the
+clue API. Every function that returns people starts from the region scope; each read pulls
+its related rows in a fixed number of queries, however many clues or rows a page shows.
+
+The stored upload of a batch (`WarningBatch.payload`) is a large encrypted blob that no page
+shows: every batch read here defers it, including batches reached through a clue's evidence.
+"""
+
+from datetime import date
+
+from django.db.models import Case, F, IntegerField, OuterRef, Prefetch, Q, Subquery, Value, When
+
+from accounts import policy
+from accounts.scope import region_prefix_of
+from households.choices import PREFIX_LENGTH, RegionLevel, Relation
+from households.models import Household, Member
+from monitor.choices import ClueStatus
+from monitor.models import Clue, SelfApplication, WarningBatch, WarningRow
+
+HIDDEN = "—"
+
+
+def _heads(household_ref: str):
+    return Member.objects.filter(household=OuterRef(household_ref), relation=Relation.HEAD)
+
+
+def clue_evidence():
+    """A clue's evidence rows in list order, each with its batch's department (the batch
+    without its stored upload)."""
+    return (
+        WarningRow.objects.select_related("batch__department")
+        .defer("batch__payload")
+        .order_by("batch_id", "row_number")
+    )
+
+
+def clues_for(user):
+    """The clues of the user's region with their evidence and self-applications (two
+    prefetches, whatever the number of clues) and the household head's name (户主)."""
+    applications = SelfApplication.objects.order_by("submitted_at", "id")
+    return (
+        Clue.objects.visible_to(user)
+        .select_related("household", "village")
+        .annotate(head_name=Subquery(_heads("household_id").values("name")[:1]))
+        .prefetch_related(
+            Prefetch("evidence", queryset=clue_evidence()),
+            Prefetch("applications", queryset=applications),
+        )
+    )
+
+
+def clues_overdue_first(queryset, today: date):
+    """Open clues past their verification deadline first (the longest overdue on top), then
+    by deadline. `late` is 1 for those overdue clues."""
+    overdue = Q(due_on__lt=today) & ~Q(status=ClueStatus.CLOSED)
+    return queryset.annotate(
+        late=Case(When(overdue, then=Value(1)), default=Value(0), output_field=IntegerField())
+    ).order_by("-late", "due_on", "id")
+
+
+def overdue_filter(queryset, wanted: bool, today: date):
+    overdue = Q(due_on__lt=today) & ~Q(status=ClueStatus.CLOSED)
+    return queryset.filter(overdue) if wanted else queryset.exclude(overdue)
+
+
+def households_to_link(user, village_code: str):
+    """Households a cadre may link an applicant who was not yet registered to: the
+    registered households of the clue's village, within the user's region."""
+    return (
+        Household.objects.visible_to(user)
+        .filter(village_id=village_code)
+        .annotate(head_name=Subquery(_heads("pk").values("name")[:1]))
+        .order_by("number")
+    )
+
+
+# --- department batches ----------------------------------------------------------------
+
+
+def _covering_prefixes(prefix: str) -> list[str]:
+    """The region prefix itself and those of every region above it, and "" (everything)."""
+    return ["", *(prefix[:n] for n in sorted(set(PREFIX_LENGTH.values())) if n <= len(prefix))]
+
+
+def batches_for(user):
+    """The warning batches (预警名单批次) a township reviewer or county approver follows.
+
+    The rule, one clause per source:
+
+    * a department's list (部门推送) is relevant when the department's own region lies
+      inside the user's county (county bureaus, and any township office of that county).
+      Departments push for their whole jurisdiction and the county dispatches the clues to
+      townships, so a township reviewer sees the same lists as the county approver —
+      including a list that failed or matched nobody, which a rule based on matched rows
+      would hide. Lists of departments above the county (a city or provincial bureau) are
+      not shown here: their receipts would list people of other counties;
+    * a screening run (数据筛查) is relevant when the region screened and the user's region
+      overlap: the run covers the user's region (a county-wide run for a township, the
+      monthly run over the whole registry, whose scope is empty) or lies inside it (a
+      township's own run, for its county).
+
+    Anyone else (village cadres, roles without people duties, users without a region) gets
+    no batches at all: the policy's `batches.read` decides who reads batches. The stored
+    upload is deferred.
+    """
+    prefix = region_prefix_of(user)
+    county_digits = PREFIX_LENGTH[RegionLevel.COUNTY]
+    if prefix is None or len(prefix) < county_digits or not policy.allows(user, "batches.read"):
+        return WarningBatch.objects.none()
+    county = prefix[:county_digits]
+    department_lists = Q(
+        source=WarningBatch.Source.DEPARTMENT, department__region__code__startswith=county
+    )
+    screening_runs = Q(source=WarningBatch.Source.SCREENING) & (
+        Q(scope_prefix__in=_covering_prefixes(prefix)) | Q(scope_prefix__startswith=prefix)
+    )
+    return (
+        WarningBatch.objects.filter(department_lists | screening_runs)
+        .select_related("department")
+        .defer("payload")
+        .order_by("-received_at", "-id")
+    )
+
+
+def batch_rows_for(user, batch: WarningBatch):
+    """The receipt's rows of one batch (already looked up through `batches_for`), in list
+    order. A row matched to a household outside the user's region shows neither that
+    household's number nor the person's name (`shown_number`, `shown_name` are "—"): the
+    person lives outside the user's region. Rows that matched nobody keep their name (the
+    county follows up people missing from the registry). ID numbers only masked."""
+    prefix = region_prefix_of(user) or "-"  # "-" matches no code: nothing is inside
+    inside = Q(household__village__code__startswith=prefix)
+    outside = Q(household__isnull=False) & ~inside
+    return (
+        WarningRow.objects.filter(batch=batch)
+        .annotate(
+            shown_number=Case(When(inside, then=F("household__number")), default=Value(HIDDEN)),
+            shown_name=Case(When(outside, then=Value(HIDDEN)), default=F("name")),
+        )
+        .defer("id_number_hash", "detail")
+        .order_by("row_number")
+    )

@@ -1,0 +1,449 @@
+"""Clue pages (预警线索) and department batch pages (预警名单批次).
+
+The clue list is the village's inbox of clues to verify at home and the township's and
+county's view of their region's clues with the outcomes; a clue's page carries its evidence,
+the farmer's own applications (numbers masked, the phone shown on request with a reason),
+and the button or form the policy allows: the township accepts a self-application, the
+village records what it found. The batch pages are the receipts of the lists departments
+pushed, for township reviewers and county approvers.
+
+Every read starts from a selector in monitor/feeds/selectors.py (the region scope: another
+region's clue or batch is a 404), every button is the policy's answer, and every POST calls
+one service; its refusal is shown on the form in Chinese."""
+
+from functools import wraps
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from accounts import policy
+from config.pages import call_service, is_htmx, people_page
+from config.ratelimit import allow
+from households.choices import RegionLevel
+from households.models import Region
+from households.services import protected_reveal
+from monitor.choices import (
+    MAX_RISK_TYPES,
+    RISK_TYPES,
+    BatchStatus,
+    Category,
+    ClueChannel,
+    ClueOutcome,
+    ClueStatus,
+    RowOutcome,
+)
+from monitor.feeds.clues import clue_accept, clue_verify, suggested_risk_codes
+from monitor.feeds.selectors import (
+    batch_rows_for,
+    batches_for,
+    clues_for,
+    clues_overdue_first,
+    households_to_link,
+    overdue_filter,
+)
+
+CLUES_PER_PAGE = 30
+ROWS_PER_PAGE = 50
+BATCHES_PER_PAGE = 30
+# The API's reveal throttle, applied per user on the pages too (settings: "reveal"); the
+# same counter as the household page's reveal.
+REVEAL_LIMIT = int(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["reveal"].split("/")[0])
+
+STATUS_BADGE = {
+    ClueStatus.PENDING_ACCEPTANCE: "warn",
+    ClueStatus.VERIFYING: "info",
+    ClueStatus.CLOSED: "ok",
+}
+OUTCOME_BADGE = {
+    ClueOutcome.IDENTIFY: "bad",
+    ClueOutcome.NOT_ELIGIBLE: "ok",
+    ClueOutcome.ALREADY_MONITORED: "info",
+    ClueOutcome.UNVERIFIABLE: "warn",
+}
+BATCH_BADGE = {BatchStatus.RECEIVED: "info", BatchStatus.DONE: "ok", BatchStatus.FAILED: "bad"}
+ROW_BADGE = {
+    RowOutcome.INVALID: "bad",
+    RowOutcome.DUPLICATE: "warn",
+    RowOutcome.NOT_FOUND: "warn",
+    RowOutcome.NEW_CLUE: "info",
+    RowOutcome.MERGED: "info",
+    RowOutcome.ATTACHED_TO_CASE: "ok",
+}
+ALL = [("", "全部")]
+CHINESE_ERRORS = {"required": "此项必填", "invalid_choice": "请选择有效的选项"}
+
+
+# --- forms -----------------------------------------------------------------------------
+
+
+class ClueFilterForm(forms.Form):
+    status = forms.ChoiceField(label="状态", choices=ALL + ClueStatus.choices, required=False)
+    channel = forms.ChoiceField(label="来源", choices=ALL + ClueChannel.choices, required=False)
+    outcome = forms.ChoiceField(label="核实结果", choices=ALL + ClueOutcome.choices, required=False)
+    overdue = forms.ChoiceField(
+        label="是否超期", choices=[*ALL, ("yes", "已超期"), ("no", "未超期")], required=False
+    )
+    village = forms.ChoiceField(label="村", choices=ALL, required=False)
+
+    def __init__(self, *args, villages=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if villages is None:
+            del self.fields["village"]
+        else:
+            self.fields["village"].choices = ALL + villages
+        for field in self.fields.values():
+            field.error_messages = {**field.error_messages, **CHINESE_ERRORS}
+
+
+class HouseholdChoice(forms.ModelChoiceField):
+    def label_from_instance(self, household) -> str:
+        return f"{household.number} {household.head_name or ''}".strip()
+
+
+class VerifyForm(forms.Form):
+    """核实反馈. The form checks the shape; the service checks the rules (a note, the
+    category for 纳入监测, a registered household …) with the API's words."""
+
+    outcome = forms.ChoiceField(
+        label="核实结果", choices=ClueOutcome.choices, widget=forms.RadioSelect
+    )
+    note = forms.CharField(
+        label="核实说明",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="入户核实的情况（必填）",
+    )
+    category = forms.ChoiceField(
+        label="监测对象类别",
+        choices=Category.choices,
+        widget=forms.RadioSelect,
+        required=False,
+        help_text="纳入监测时必选",
+    )
+    risk_codes = forms.MultipleChoiceField(
+        label=f"风险类型（最多 {MAX_RISK_TYPES} 项）",
+        choices=RISK_TYPES,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="已按预警类型和申报内容预选，可修改",
+    )
+    household = HouseholdChoice(
+        label="已登记的农户",
+        queryset=None,
+        required=False,
+        empty_label="（请选择）",
+        help_text="申报人原未登记：先登记农户及家庭成员，再在此选择",
+    )
+
+    def __init__(self, *args, households=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if households is None:
+            del self.fields["household"]
+        else:
+            self.fields["household"].queryset = households
+        for field in self.fields.values():
+            field.error_messages = {**field.error_messages, **CHINESE_ERRORS}
+        self.fields["outcome"].error_messages["required"] = "请选择核实结果"
+        self.fields["note"].error_messages["required"] = "请填写核实说明"
+
+    def clean_risk_codes(self):
+        codes = self.cleaned_data["risk_codes"]
+        if len(codes) > MAX_RISK_TYPES:
+            raise forms.ValidationError(f"风险类型最多选择 {MAX_RISK_TYPES} 项")
+        return codes
+
+
+class RevealForm(forms.Form):
+    reason = forms.CharField(
+        label="查看事由",
+        max_length=300,
+        min_length=2,
+        error_messages={"required": "请填写查看事由", "min_length": "请填写查看事由"},
+    )
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _clue(user, pk: int):
+    return get_object_or_404(
+        clues_for(user).select_related("village__parent", "case", "closed_by"), pk=pk
+    )
+
+
+def _decorate(clue, today) -> None:
+    """What a row or a page shows of a clue, worked out from rows already fetched."""
+    late = clue.status != ClueStatus.CLOSED and clue.due_on < today
+    clue.late_days = (today - clue.due_on).days if late else 0
+    clue.status_badge = STATUS_BADGE.get(clue.status, "")
+    clue.outcome_badge = OUTCOME_BADGE.get(clue.outcome, "")
+    clue.evidence_rows = list(clue.evidence.all())
+    clue.application_rows = list(clue.applications.all())
+    signals = [
+        f"{row.batch.department.name if row.batch.department_id else '数据筛查'}："
+        f"{row.indicator or '—'}"
+        for row in clue.evidence_rows
+    ]
+    signals += [f"自主申报：{a.get_risk_code_display()}" for a in clue.application_rows]
+    clue.signals = list(dict.fromkeys(signals))
+    first = clue.application_rows[0] if clue.application_rows else None
+    clue.applicant_name = first.name if first else ""
+
+
+def _query_without_page(request) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+def _villages(user) -> list[tuple[str, str]] | None:
+    """The villages of a township or county user for the filter; None for a village cadre."""
+    if user.region_id and Region.level_of_code(user.region_id) == RegionLevel.VILLAGE:
+        return None
+    villages = (
+        Region.objects.visible_to(user)
+        .filter(level=RegionLevel.VILLAGE)
+        .select_related("parent")
+        .order_by("code")
+    )
+    many_townships = Region.level_of_code(user.region_id) < RegionLevel.TOWNSHIP
+    return [
+        (v.code, f"{v.parent.name} {v.name}" if many_townships and v.parent else v.name)
+        for v in villages
+    ]
+
+
+# --- clue list -------------------------------------------------------------------------
+
+
+@people_page
+def clue_list_page(request):
+    """预警线索: the village's clues to verify (by default), or the township's and county's
+    clues with their outcomes; overdue ones first."""
+    user, today = request.user, timezone.localdate()
+    data = request.GET.copy()
+    inbox = user.role in policy.rule_for("clue.verify").roles
+    if inbox and "status" not in data:
+        data["status"] = ClueStatus.VERIFYING
+    villages = _villages(user)
+    form = ClueFilterForm(data, villages=villages)
+    form.is_valid()  # a bad value is reported beside its filter and ignored
+    chosen = form.cleaned_data
+    clues = clues_for(user)
+    for name in ("status", "channel", "outcome"):
+        if chosen.get(name):
+            clues = clues.filter(**{name: chosen[name]})
+    if chosen.get("village"):
+        clues = clues.filter(village_id=chosen["village"])
+    if chosen.get("overdue"):
+        clues = overdue_filter(clues, chosen["overdue"] == "yes", today)
+    page = Paginator(clues_overdue_first(clues, today), CLUES_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    for clue in page:
+        _decorate(clue, today)
+    return render(
+        request,
+        "clues/clue_list.html",
+        {
+            "form": form,
+            "page": page,
+            "query": _query_without_page(request),
+            "inbox": inbox,
+            "region": user.region,
+        },
+    )
+
+
+# --- one clue --------------------------------------------------------------------------
+
+
+def _verify_form(user, clue, data=None):
+    households = households_to_link(user, clue.village_id) if clue.household_id is None else None
+    initial = {"risk_codes": suggested_risk_codes(clue)} if data is None else None
+    return VerifyForm(data, initial=initial, households=households)
+
+
+def _render_clue(request, clue, *, verify_form=None, accept_form=None, revealed=None, status=200):
+    user, today = request.user, timezone.localdate()
+    _decorate(clue, today)
+    if verify_form is None and policy.allows(user, "clue.verify", clue):
+        verify_form = _verify_form(user, clue)
+    for application in clue.application_rows:
+        application.reveal_form, application.revealed = RevealForm(), None
+        if revealed and revealed[0].pk == application.pk:
+            application.reveal_form, application.revealed = revealed[1], revealed[2]
+    context = {
+        "clue": clue,
+        "household": clue.household,
+        "verify_form": verify_form,
+        "accept_form": accept_form,
+    }
+    return render(request, "clues/clue_page.html", context, status=status)
+
+
+@people_page
+def clue_page(request, pk: int):
+    return _render_clue(request, _clue(request.user, pk))
+
+
+@people_page
+@require_POST
+def clue_verify_page(request, pk: int):
+    """核实反馈 through `clue_verify`: 纳入监测 goes on to the new case, the other outcomes
+    back to the clue."""
+    clue = _clue(request.user, pk)
+    form = _verify_form(request.user, clue, request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        verified = call_service(
+            form,
+            clue_verify,
+            clue_id=clue.pk,
+            by=request.user,
+            outcome=data["outcome"],
+            note=data["note"],
+            category=data["category"] or None,
+            risk_codes=data["risk_codes"] or None,
+            household=data.get("household"),
+        )
+        if verified is not None:
+            if verified.outcome == ClueOutcome.IDENTIFY:
+                messages.success(
+                    request,
+                    "已纳入监测：监测对象已登记（村级核实中），请继续登记入户核实、"
+                    "承诺授权、民主评议和公示。",
+                )
+                return redirect("case-page", verified.case_id)
+            messages.success(request, f"核实结果已反馈：{verified.get_outcome_display()}。")
+            return redirect("clue-page", clue.pk)
+    return _render_clue(request, clue, verify_form=form, status=400)
+
+
+@people_page
+@require_POST
+def clue_accept_page(request, pk: int):
+    """乡镇受理 a farmer's own application through `clue_accept`."""
+    clue = _clue(request.user, pk)
+    form = forms.Form(request.POST)
+    if call_service(form, clue_accept, clue_id=clue.pk, by=request.user) is not None:
+        messages.success(request, "已受理：线索已转村级入户核实。")
+        return redirect("clue-page", clue.pk)
+    return _render_clue(request, clue, accept_form=form, status=400)
+
+
+@people_page
+@require_POST
+def clue_reveal_applicant_page(request, pk: int):
+    """查看申报人完整手机号: asks a reason; the service writes the audit row before the
+    number is decrypted. htmx gets the number in place; without JavaScript the clue's page
+    comes back with it."""
+    clue = _clue(request.user, pk)
+    wanted = request.POST.get("application", "")
+    application = next(
+        (a for a in clue.applications.all() if wanted.isdigit() and a.pk == int(wanted)), None
+    )
+    if application is None:
+        raise Http404("该线索下没有这份申报")
+    form = RevealForm(request.POST)
+    value = None
+    if form.is_valid():
+        if not allow(f"reveal:{request.user.pk}", limit=REVEAL_LIMIT, seconds=3600):
+            form.add_error(None, "查看过于频繁，请稍后再试。")
+        else:
+            value = call_service(
+                form,
+                protected_reveal,
+                obj=application,
+                field="phone",
+                by=request.user,
+                reason=form.cleaned_data["reason"],
+            )
+    status = 400 if form.errors else 200
+    if is_htmx(request):
+        application.reveal_form, application.revealed = form, value
+        context = {"clue": clue, "application": application}
+        return render(request, "clues/_reveal.html", context, status=status)
+    return _render_clue(request, clue, revealed=(application, form, value), status=status)
+
+
+# --- department batches ----------------------------------------------------------------
+
+
+def batch_page_guard(view):
+    """People pages for the roles that read batches (`batches.read`); others get 403."""
+
+    @people_page
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        decision = policy.decide(request.user, "batches.read")
+        if not decision:
+            raise PermissionDenied(decision.reason)
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+@batch_page_guard
+def batch_list_page(request):
+    """预警名单批次: the lists departments pushed and the screening runs, with their counts."""
+    page = Paginator(batches_for(request.user), BATCHES_PER_PAGE).get_page(request.GET.get("page"))
+    for batch in page:
+        batch.status_badge = BATCH_BADGE.get(batch.status, "")
+    return render(
+        request,
+        "clues/batch_list.html",
+        {"page": page, "query": _query_without_page(request), "region": request.user.region},
+    )
+
+
+class RowFilterForm(forms.Form):
+    outcome = forms.ChoiceField(
+        label="处理结果",
+        choices=ALL + [c for c in RowOutcome.choices if c[0] != RowOutcome.PENDING],
+        required=False,
+        error_messages={"invalid_choice": "请选择有效的处理结果"},
+    )
+
+
+@batch_page_guard
+def batch_page(request, pk: int):
+    """批次回执: the counts and each row's outcome (masked ID numbers; the household number
+    and name only for people inside the user's region)."""
+    batch = get_object_or_404(batches_for(request.user), pk=pk)
+    form = RowFilterForm(request.GET)
+    form.is_valid()
+    rows = batch_rows_for(request.user, batch)
+    if form.cleaned_data.get("outcome"):
+        rows = rows.filter(outcome=form.cleaned_data["outcome"])
+    page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
+    for row in page:
+        row.outcome_badge = ROW_BADGE.get(row.outcome, "")
+    counts = [
+        ("总行数", batch.rows_total),
+        ("新生成预警线索", batch.rows_new_clue),
+        ("并入已有线索", batch.rows_merged),
+        ("并入监测对象档案", batch.rows_attached),
+        ("未在登记库中", batch.rows_not_found),
+        ("批次内重复", batch.rows_duplicate),
+        ("数据无效", batch.rows_invalid),
+    ]
+    return render(
+        request,
+        "clues/batch_page.html",
+        {
+            "batch": batch,
+            "status_badge": BATCH_BADGE.get(batch.status, ""),
+            "counts": counts,
+            "form": form,
+            "page": page,
+            "query": _query_without_page(request),
+        },
+    )
