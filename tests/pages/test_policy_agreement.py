@@ -20,7 +20,7 @@ from monitor.choices import AppraisalResult, Category, Channel, Stage, Status
 from monitor.models import Appraisal, Case, Consent, HomeVisit, PublicNotice
 from monitor.services import case_create
 from monitor.workflow import STEPS
-from tests.monitor.conftest import PDF, family, lines  # noqa: F401 (fixtures)
+from tests.conftest import PDF
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +43,7 @@ IDENTIFIED = TODAY - timedelta(days=220)
 
 
 @pytest.fixture
-def ready_case(family, users):  # noqa: F811
+def ready_case(family, users):
     """A case whose identification and clearance evidence are complete."""
     for year in {TODAY.year, IDENTIFIED.year}:
         MonitoringLine.objects.get_or_create(
@@ -261,3 +261,49 @@ def test_each_record_action_is_offered_exactly_to_whom_the_api_accepts_it(
             accepted_by.append(name)
             Case.objects.filter(household=ready_case.household).exclude(pk=ready_case.pk).delete()
     assert accepted_by, f"nobody may take {action}: the test set-up is wrong"
+
+
+CLUE_ACTIONS = {
+    # action: (clue state, marker on the clue page, API request)
+    "clue.verify": (
+        "verifying",
+        "/clues/{clue}/verify/",
+        lambda client, clue: client.post(
+            f"/api/clues/{clue.pk}/verify/",
+            {"outcome": "not_eligible", "note": "入户核实，收入稳定"},
+            format="json",
+        ),
+    ),
+    "clue.accept": (
+        "pending_acceptance",
+        "/clues/{clue}/accept/",
+        lambda client, clue: client.post(f"/api/clues/{clue.pk}/accept/", format="json"),
+    ),
+}
+
+
+@pytest.mark.parametrize("action", list(CLUE_ACTIONS))
+def test_each_clue_action_is_offered_exactly_to_whom_the_api_accepts_it(family, users, api, action):
+    from monitor.models import Clue
+
+    state, marker, send = CLUE_ACTIONS[action]
+    clue = Clue.objects.create(
+        household=family,
+        village_id=family.village_id,
+        channel="department_warning",
+        status=state,
+        raised_on=TODAY,
+        due_on=TODAY + timedelta(days=7),
+    )
+    accepted_by = []
+    for name in ROLES:
+        Clue.objects.filter(pk=clue.pk).update(status=state, outcome="", closed_at=None)
+        offered = _page_offers(
+            _client(users, name), f"/clues/{clue.pk}/", marker.format(clue=clue.pk)
+        )
+        response = send(api(name), clue)
+        accepted = 200 <= response.status_code < 300
+        assert offered == accepted, (action, name, response.status_code, response.content)
+        if accepted:
+            accepted_by.append(name)
+    assert len(accepted_by) == 1, accepted_by
