@@ -9,8 +9,9 @@ PALETTE = ["#b3261e", "#1a4f9c", "#c47f00", "#1e6b34"]
 def bar_chart(labels: list[str], series: list[tuple[str, list[int]]], height: int = 160) -> str:
     """Grouped bars: one group per label, one bar per series. Returns SVG markup."""
     groups = max(len(labels), 1)
-    width = 560
-    left, bottom, top = 28, 28, 10
+    # A narrow canvas: it scales up to the card, so the labels stay readable on a phone.
+    width = 360
+    left, bottom, top = 24, 26, 14
     plot_w, plot_h = width - left - 6, height - bottom - top
     peak = max([value for _, values in series for value in values] + [1])
     group_w = plot_w / groups
@@ -19,7 +20,7 @@ def bar_chart(labels: list[str], series: list[tuple[str, list[int]]], height: in
         f'<svg viewBox="0 0 {width} {height}" role="img" xmlns="http://www.w3.org/2000/svg">',
         f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 6}" y2="{top + plot_h}" '
         'stroke="#d9dee5"/>',
-        f'<text x="{left - 4}" y="{top + 8}" font-size="10" text-anchor="end" '
+        f'<text x="{left - 4}" y="{top + 8}" font-size="11" text-anchor="end" '
         f'fill="#6b7785">{peak}</text>',
     ]
     for index, label in enumerate(labels):
@@ -36,12 +37,13 @@ def bar_chart(labels: list[str], series: list[tuple[str, list[int]]], height: in
             )
             if value and len(labels) <= 6:
                 parts.append(
-                    f'<text x="{x + bar_w / 2:.1f}" y="{y - 2:.1f}" font-size="10" '
+                    f'<text x="{x + bar_w / 2:.1f}" y="{y - 3:.1f}" font-size="12" '
                     f'text-anchor="middle" fill="#1f2933">{value}</text>'
                 )
         parts.append(
             f'<text x="{left + index * group_w + group_w / 2:.1f}" y="{height - 10}" '
-            f'font-size="10" text-anchor="middle" fill="#6b7785">{escape(label)}</text>'
+            f'font-size="{11 if len(labels) <= 6 else 9}" text-anchor="middle" '
+            f'fill="#6b7785">{escape(label)}</text>'
         )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every text in it is escaped above
