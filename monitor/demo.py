@@ -128,6 +128,47 @@ def demo_cases_load() -> list[str]:
     _procedure(case, cadre, found + timedelta(days=1))
     lines.append(f"{household.number} 突发严重困难户（绿色通道） 村级核实中")
 
+    # Waiting for the township (reported) and for the county (passed by the township), so
+    # that every role's home page opens on a real queue.
+    for days_ago, steps, risk, text in (
+        (10, [("report", cadre)], "05", "务工途中遭遇车祸，医疗费用高"),
+        (
+            13,
+            [("report", cadre), ("township_approve", township)],
+            "03",
+            "家庭主要劳动力因伤致残",
+        ),
+    ):
+        found = today - timedelta(days=days_ago)
+        household = _household("630121100201", HouseholdKind.ORDINARY)
+        case = services.case_create(
+            household=household,
+            category=Category.SUDDEN,
+            channel=Channel.CADRE_SCREENING,
+            risk_codes=[risk],
+            found_on=found,
+            by=cadre,
+            description=text,
+            today=found,
+        )
+        _procedure(case, cadre, found + timedelta(days=1))
+        for action, user in steps:
+            case = case_transition(case_id=case.pk, action=action, by=user, comment="同意")
+        lines.append(f"{household.number} 突发严重困难户 {case.get_status_display()}")
+
+    found = today - timedelta(days=2)
+    household = _household("630121101201", HouseholdKind.ORDINARY)
+    services.case_create(
+        household=household,
+        category=Category.MARGINAL,
+        channel=Channel.CADRE_SCREENING,
+        risk_codes=["01"],
+        found_on=found,
+        by=User.objects.get(username="cun_xiangyang"),
+        description="户主患慢性病，长期服药",
+    )
+    lines.append(f"{household.number} 边缘易致贫户 村级核实中（向阳村）")
+
     found = today - timedelta(days=4)
     household = _household("630121100203", HouseholdKind.LIFTED)
     services.case_create(

@@ -26,7 +26,10 @@ def test_the_demo_loads_and_loads_again_without_duplicates(
         "applied",
         "draft",
         "draft",
+        "draft",
         "monitoring",
+        "reported",
+        "township_approved",
     ]
     assert User.objects.count() == 7
     again = io.StringIO()
@@ -34,8 +37,27 @@ def test_the_demo_loads_and_loads_again_without_duplicates(
     assert (Household.objects.count(), Member.objects.count(), Case.objects.count()) == (
         300,
         1081,
-        4,
+        7,
     )
     # The passwords printed the second time are the ones that were set the first time.
     line = next(row for row in again.getvalue().splitlines() if "cun_dongguan" in row)
     assert User.objects.get(username="cun_dongguan").check_password(line.split()[1])
+
+
+def test_every_role_opens_on_a_real_queue_in_the_demo(
+    client, settings, tmp_path, eager_celery, django_capture_on_commit_callbacks
+):
+    settings.VAR_DIR = tmp_path
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("load_demo", stdout=io.StringIO())
+    waiting = {
+        "cun_dongguan": ["待核实的预警线索", "村级核实中"],
+        "cun_xiangyang": ["村级核实中"],
+        "zhen_qiaotou": ["村级已上报", "待乡镇受理"],
+        "xian_datong": ["乡镇已审核"],
+    }
+    for username, texts in waiting.items():
+        client.force_login(User.objects.get(username=username))
+        page = client.get("/").content.decode()
+        for text in texts:
+            assert text in page, (username, text)
