@@ -14,12 +14,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from itertools import islice
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import policy
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
+from accounts.scope import region_prefix_of
 from households import pii
 from households.choices import (
     CivilAffairsStatus,
@@ -35,7 +38,7 @@ from households.choices import (
 from households.idnumber import IdNumberError, parse_id_number
 from households.models import Household, Member, Region, RegistryImport
 from households.services import household_number_problem, normalise_phone
-from households.tabular import Table, TableRow, read_table
+from households.tabular import Table, TableRow, TabularError, read_table
 
 CHUNK = 2000
 MAX_STORED_ERRORS = 1000
@@ -524,3 +527,32 @@ def registry_import(
             },
         )
     return record
+
+
+def _size_label(size: int) -> str:
+    """30 MB, 1.5 MB, 512 KB: the limit as people read it."""
+    if size < 1024 * 1024:
+        return f"{size // 1024} KB"
+    return f"{size / (1024 * 1024):.2f}".rstrip("0").rstrip(".") + " MB"
+
+
+def registry_import_upload(*, by, upload, kind: str | None = None, request=None) -> RegistryImport:
+    """One person's upload, from the API or the import page: the policy's `registry.import`,
+    the size limit `settings.REGISTRY_IMPORT_MAX_BYTES` (checked before the file is read) and
+    the user's own region as the scope. `upload` is an uploaded file (size, name, read()).
+
+    Raises TabularError when the file as a whole cannot be used (code 'too_large' over the
+    limit), PolicyDenied or PermissionDenied when the user may not import."""
+    policy.require(by, "registry.import")
+    limit = settings.REGISTRY_IMPORT_MAX_BYTES
+    if upload.size > limit:
+        raise TabularError("too_large", f"文件超过 {_size_label(limit)} 的上限，请分批导入")
+    return registry_import(
+        data=upload.read(),
+        filename=upload.name or "upload",
+        by=by,
+        scope_prefix=region_prefix_of(by),
+        kind=kind,
+        max_bytes=limit,
+        request=request,
+    )

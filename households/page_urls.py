@@ -11,3 +11,11 @@ urlpatterns = [
         name="member-reveal-page",
     ),
 ]
+urlpatterns += [
+    path("households/import/", views.registry_import_page, name="registry-import-page"),
+    path(
+        "households/import/<int:pk>/",
+        views.registry_import_result_page,
+        name="registry-import-result-page",
+    ),
+]

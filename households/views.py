@@ -2,12 +2,18 @@
 visits and timeline. They share the selectors the API uses, so page and API cannot
 disagree on scope or search."""
 
+from functools import wraps
+
 from django import forms
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db.models import Prefetch
-from django.shortcuts import get_object_or_404, render
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.generic import ListView
 
@@ -15,9 +21,11 @@ from accounts import policy
 from accounts.scope import region_prefix_of
 from config.pages import call_service, is_htmx, people_page
 from config.ratelimit import allow
-from households.models import Household, IncomeRecord, Member
+from households.importing import registry_import_upload
+from households.models import Household, IncomeRecord, Member, RegistryImport
 from households.selectors import households_for, search_households
 from households.services import REVEALABLE_FIELDS, member_reveal
+from households.tabular import TabularError
 from interventions.models import MeasureRecord
 from monitor.choices import CLOSED_STATUSES
 from monitor.models import Case, HomeVisit, MonthlyVisit
@@ -128,3 +136,116 @@ def member_reveal_page(request, pk: int, member_pk: int):
     context = {"household": household, "member": member, "form": form, "value": value}
     template = "households/_reveal.html" if is_htmx(request) else "households/reveal_page.html"
     return render(request, template, context, status=400 if form.errors else 200)
+
+
+# --- registry import (导入农户信息) -----------------------------------------------------
+
+IMPORT_ERRORS_PER_PAGE = 50
+IMPORT_HISTORY = 20
+# The whole-file refusals the API answers with 413 (the rest are 400).
+TOO_LARGE = ("too_large", "zip_bomb", "too_many_rows")
+DETECT = "detect"
+
+
+class RegistryImportForm(forms.Form):
+    kind = forms.ChoiceField(
+        label="表格类型",
+        choices=[(DETECT, "自动判断（按表头）"), *RegistryImport.Kind.choices],
+        initial=DETECT,
+        widget=forms.RadioSelect,
+        error_messages={"required": "请选择表格类型", "invalid_choice": "请选择有效的表格类型"},
+    )
+    file = forms.FileField(
+        label="登记表文件",
+        help_text="CSV（UTF-8 或 GBK 编码）或 Excel .xlsx；先导入农户表，再导入家庭成员表",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.xlsx,.xlsm"}),
+        error_messages={
+            "required": "请选择要上传的文件",
+            "empty": "上传的文件是空的",
+            "invalid": "没有收到文件，请重新选择后上传",
+            "missing": "没有收到文件，请重新选择后上传",
+        },
+    )
+
+
+def registry_import_guard(view):
+    """People pages for the roles that import the registry (`registry.import`); else 403."""
+
+    @people_page
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        decision = policy.decide(request.user, "registry.import")
+        if not decision:
+            raise PermissionDenied(decision.reason)
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+def _imports(user):
+    # The API's scope for import records (RegistryImportViewSet.get_queryset): a user sees
+    # the uploads they made; anyone else's, in or out of their region, is a 404.
+    return (
+        RegistryImport.objects.filter(imported_by=user)
+        .select_related("imported_by")
+        .order_by("-imported_at", "-pk")
+    )
+
+
+@registry_import_guard
+def registry_import_page(request):
+    """导入农户信息: a households or members file through `registry_import_upload`, the
+    API's service; the result page follows. A file that cannot be used as a whole is
+    refused beside the file field with the service's reason."""
+    form = RegistryImportForm(
+        request.POST if request.method == "POST" else None,
+        request.FILES if request.method == "POST" else None,
+    )
+    status = 200
+    if form.is_valid():
+        kind = form.cleaned_data["kind"]
+        try:
+            record = call_service(
+                form,
+                registry_import_upload,
+                by=request.user,
+                upload=form.cleaned_data["file"],
+                kind=None if kind == DETECT else kind,
+                request=request,
+            )
+        except TabularError as exc:
+            form.add_error("file", exc.reason)
+            status = 413 if exc.code in TOO_LARGE else 400
+            record = None
+        if record is not None:
+            messages.success(
+                request,
+                f"已导入「{record.file_name}」：共 {record.rows_total} 行，"
+                f"新增 {record.rows_created}，更新 {record.rows_updated}，"
+                f"未通过 {record.rows_rejected}。",
+            )
+            target = reverse("registry-import-result-page", args=[record.pk])
+            if is_htmx(request):
+                return HttpResponse(status=204, headers={"HX-Redirect": target})
+            return redirect(target)
+    if form.errors and status == 200:
+        status = 400
+    if is_htmx(request):
+        return render(request, "households/import_form.html", {"form": form}, status=status)
+    context = {"form": form, "imports": _imports(request.user)[:IMPORT_HISTORY]}
+    return render(request, "households/import_page.html", context, status=status)
+
+
+@registry_import_guard
+def registry_import_result_page(request, pk: int):
+    """One upload's outcome: the counts and the rejected rows (row, column, masked reason)."""
+    record = get_object_or_404(_imports(request.user), pk=pk)
+    page = Paginator(record.errors, IMPORT_ERRORS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "record": record,
+        "page": page,
+        # The service keeps the first rejections only; the count stays exact.
+        "errors_cut": record.rows_rejected > len(record.errors),
+        "imports": _imports(request.user)[:IMPORT_HISTORY],
+    }
+    return render(request, "households/import_result.html", context)

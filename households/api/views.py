@@ -13,7 +13,6 @@ from rest_framework.response import Response
 
 from accounts import policy
 from accounts.permissions import PeopleDataAccess
-from accounts.scope import region_prefix_of
 from config.exceptions import error_response
 from config.uploads import require_length
 from households import services
@@ -31,7 +30,7 @@ from households.api.serializers import (
     RevealResponseSerializer,
 )
 from households.filters import HouseholdFilter, IncomeRecordFilter, MemberFilter, RegionFilter
-from households.importing import registry_import
+from households.importing import registry_import_upload
 from households.models import IncomeRecord, MonitoringLine, Region, RegistryImport
 from households.selectors import households_for, members_for
 from households.tabular import TabularError
@@ -316,25 +315,15 @@ class RegistryImportViewSet(viewsets.ReadOnlyModelViewSet):
         url_path="upload",
     )
     def upload(self, request):
-        # The body is the file plus the multipart framing; the file itself is checked below.
+        # The body is the file plus the multipart framing; the service checks the file itself.
         require_length(request, settings.REGISTRY_IMPORT_MAX_BYTES + 1024 * 1024)
         payload = RegistryImportUploadSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        upload = payload.validated_data["file"]
-        limit = settings.REGISTRY_IMPORT_MAX_BYTES
-        if upload.size > limit:
-            return error_response(
-                f"文件超过 {limit // (1024 * 1024)} MB 的上限，请分批导入",
-                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-            )
         try:
-            record = registry_import(
-                data=upload.read(),
-                filename=upload.name or "upload",
+            record = registry_import_upload(
                 by=request.user,
-                scope_prefix=region_prefix_of(request.user),
+                upload=payload.validated_data["file"],
                 kind=payload.validated_data.get("kind"),
-                max_bytes=limit,
                 request=request,
             )
         except TabularError as exc:

@@ -11,7 +11,6 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from accounts import policy
 from accounts.permissions import IsDepartment, PeopleDataAccess
 from accounts.scope import region_prefix_of
 from config.errors import DomainError
@@ -24,7 +23,7 @@ from monitor.choices import RISK_TYPES, Category, ClueOutcome, RowOutcome
 from monitor.feeds import clues as clue_services
 from monitor.feeds.applications import self_application_submit
 from monitor.feeds.intake import receive_file, receive_json
-from monitor.feeds.screening import screening_queue
+from monitor.feeds.screening import screening_run
 from monitor.feeds.selectors import clues_for
 from monitor.models import Clue, SelfApplication, WarningBatch, WarningRow
 
@@ -418,6 +417,5 @@ class ScreeningRunViewSet(viewsets.ReadOnlyModelViewSet):
         responses={202: BatchSerializer, 403: FEED_ERRORS[403]},
     )
     def create(self, request):
-        policy.require(request.user, "screening.run")
-        batch = screening_queue(scope_prefix=region_prefix_of(request.user))
+        batch = screening_run(by=request.user)
         return Response(BatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED)

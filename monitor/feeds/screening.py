@@ -10,9 +10,12 @@ per household.
 
 from datetime import date
 
+from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts import policy
+from accounts.scope import region_prefix_of
 from households.choices import RegionLevel, Schooling
 from households.models import Region
 from households.services import monitoring_line_for
@@ -126,3 +129,13 @@ def screening_queue(*, scope_prefix: str) -> WarningBatch:
     )
     transaction.on_commit(lambda: enqueue(batch.pk))
     return batch
+
+
+def screening_run(*, by) -> WarningBatch:
+    """数据筛查 on demand (the API's and the batch pages'): county or township staff run the
+    rules over their own region (`screening.run`). Returns the queued batch."""
+    policy.require(by, "screening.run")
+    prefix = region_prefix_of(by)
+    if prefix is None:
+        raise PermissionDenied("您的账号未设置管辖范围，请联系系统管理员。")
+    return screening_queue(scope_prefix=prefix)

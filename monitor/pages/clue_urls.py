@@ -17,4 +17,6 @@ urlpatterns = [
     ),
     path("batches/", clues.batch_list_page, name="batch-list-page"),
     path("batches/<int:pk>/", clues.batch_page, name="batch-page"),
+    path("batches/screening/", clues.screening_run_page, name="screening-run-page"),
+    path("batches/<int:pk>/status/", clues.batch_status_page, name="batch-status-page"),
 ]

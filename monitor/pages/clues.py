@@ -40,6 +40,7 @@ from monitor.choices import (
     RowOutcome,
 )
 from monitor.feeds.clues import clue_accept, clue_verify, suggested_risk_codes
+from monitor.feeds.screening import screening_run
 from monitor.feeds.selectors import (
     batch_rows_for,
     batches_for,
@@ -426,24 +427,59 @@ def batch_page(request, pk: int):
     page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
     for row in page:
         row.outcome_badge = ROW_BADGE.get(row.outcome, "")
-    counts = [
-        ("总行数", batch.rows_total),
-        ("新生成预警线索", batch.rows_new_clue),
-        ("并入已有线索", batch.rows_merged),
-        ("并入监测对象档案", batch.rows_attached),
-        ("未在登记库中", batch.rows_not_found),
-        ("批次内重复", batch.rows_duplicate),
-        ("数据无效", batch.rows_invalid),
-    ]
     return render(
         request,
         "clues/batch_page.html",
         {
-            "batch": batch,
-            "status_badge": BATCH_BADGE.get(batch.status, ""),
-            "counts": counts,
+            **_batch_status(batch),
             "form": form,
             "page": page,
             "query": _query_without_page(request),
         },
     )
+
+
+def _batch_status(batch) -> dict:
+    """The receipt's status block (clues/_batch_status.html): the state and the counts, and
+    whether it still polls — only while the batch waits to be processed."""
+    return {
+        "batch": batch,
+        "status_badge": BATCH_BADGE.get(batch.status, ""),
+        "polling": batch.status == BatchStatus.RECEIVED,
+        "counts": [
+            ("总行数", batch.rows_total),
+            ("新生成预警线索", batch.rows_new_clue),
+            ("并入已有线索", batch.rows_merged),
+            ("并入监测对象档案", batch.rows_attached),
+            ("未在登记库中", batch.rows_not_found),
+            ("批次内重复", batch.rows_duplicate),
+            ("数据无效", batch.rows_invalid),
+        ],
+    }
+
+
+@batch_page_guard
+def batch_status_page(request, pk: int):
+    """The receipt's status block alone, which the page polls every 2 seconds while the
+    batch is being processed. Once it is done (or failed) the answer carries no trigger, so
+    polling stops, and htmx reloads the page to show the rows."""
+    batch = get_object_or_404(batches_for(request.user), pk=pk)
+    context = _batch_status(batch)
+    response = render(request, "clues/_batch_status.html", context)
+    if is_htmx(request) and not context["polling"]:
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@batch_page_guard
+@require_POST
+def screening_run_page(request):
+    """立即运行数据筛查（本辖区） through `screening_run`, the API's service; on to the run's
+    receipt, which follows the processing."""
+    form = forms.Form(request.POST)
+    batch = call_service(form, screening_run, by=request.user)
+    if batch is None:
+        messages.error(request, "；".join(form.non_field_errors()))
+        return redirect("batch-list-page")
+    messages.success(request, "已开始运行数据筛查（本辖区），处理结果见本回执。")
+    return redirect("batch-page", batch.pk)
