@@ -5,6 +5,7 @@ from households import views
 urlpatterns = [
     path("households/", views.HouseholdListPage.as_view(), name="household-list-page"),
     path("households/<int:pk>/", views.household_page, name="household-page"),
+    path("households/<int:pk>/income/", views.household_income_page, name="household-income-page"),
     path(
         "households/<int:pk>/members/<int:member_pk>/reveal/",
         views.member_reveal_page,

@@ -270,6 +270,8 @@ def income_record_save(
 ) -> IncomeRecord:
     """Create or replace the record for one 12-month period. Household size defaults to the
     number of registered members."""
+    if by is not None:
+        policy.require(by, "household.edit", household)
     period_end = period_end or date(year, 12, 31)
     if household_size is None:
         household_size = household.members.count()

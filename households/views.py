@@ -24,7 +24,7 @@ from config.ratelimit import allow
 from households.importing import registry_import_upload
 from households.models import Household, IncomeRecord, Member, RegistryImport
 from households.selectors import households_for, search_households
-from households.services import REVEALABLE_FIELDS, member_reveal
+from households.services import REVEALABLE_FIELDS, income_record_save, member_reveal
 from households.tabular import TabularError
 from interventions.models import MeasureRecord
 from monitor.choices import CLOSED_STATUSES
@@ -249,3 +249,80 @@ def registry_import_result_page(request, pk: int):
         "imports": _imports(request.user)[:IMPORT_HISTORY],
     }
     return render(request, "households/import_result.html", context)
+
+
+class IncomeForm(forms.Form):
+    """收支: one 12-month period; net and per-capita income are computed by the service."""
+
+    year = forms.IntegerField(label="年度", min_value=2000, max_value=2100)
+    period_end = forms.DateField(
+        label="统计截止日期",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text="不填为当年12月31日；收入按截止日前12个月计算",
+    )
+    household_size = forms.IntegerField(
+        label="家庭人口", min_value=1, max_value=50, required=False, help_text="不填取登记成员数"
+    )
+    wage_income = forms.DecimalField(
+        label="工资性收入（元）", min_value=0, max_digits=12, decimal_places=2, required=False
+    )
+    operating_income = forms.DecimalField(
+        label="经营性收入（元）", min_value=0, max_digits=12, decimal_places=2, required=False
+    )
+    property_income = forms.DecimalField(
+        label="财产性收入（元）", min_value=0, max_digits=12, decimal_places=2, required=False
+    )
+    transfer_income = forms.DecimalField(
+        label="转移性收入（元）", min_value=0, max_digits=12, decimal_places=2, required=False
+    )
+    production_cost = forms.DecimalField(
+        label="生产经营性支出（元）", min_value=0, max_digits=12, decimal_places=2, required=False
+    )
+    medical_expense = forms.DecimalField(
+        label="合规自付医疗支出（元）", min_value=0, max_digits=12, decimal_places=2, required=False
+    )
+    education_expense = forms.DecimalField(
+        label="教育支出（元）", min_value=0, max_digits=12, decimal_places=2, required=False
+    )
+    note = forms.CharField(label="备注", max_length=200, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.error_messages = {
+                **field.error_messages,
+                "required": "此项必填",
+                "invalid": "请输入有效的数值或日期",
+                "min_value": "不能小于 %(limit_value)s",
+                "max_value": "不能大于 %(limit_value)s",
+                "max_digits": "数额过大",
+                "max_decimal_places": "最多两位小数",
+            }
+
+
+@people_page
+def household_income_page(request, pk: int):
+    """录入收支 for one period (an existing period is replaced whole, as in the API)."""
+    household = _household(request.user, pk)
+    decision = policy.decide(request.user, "household.edit", household)
+    if not decision:
+        raise PermissionDenied(decision.reason)
+    form = IncomeForm(request.POST or None, initial={"year": timezone.localdate().year})
+    if request.method == "POST" and form.is_valid():
+        data = {key: value for key, value in form.cleaned_data.items() if value not in (None, "")}
+        record = call_service(
+            form, income_record_save, household=household, by=request.user, **data
+        )
+        if record is not None:
+            messages.success(
+                request,
+                f"已保存 {record.year} 年收支：人均纯收入 {record.per_capita_net_income:,.2f} 元。",
+            )
+            return redirect("household-page", household.pk)
+    return render(
+        request,
+        "households/income_page.html",
+        {"household": household, "form": form},
+        status=400 if form.errors else 200,
+    )

@@ -307,3 +307,41 @@ def test_each_clue_action_is_offered_exactly_to_whom_the_api_accepts_it(family, 
         if accepted:
             accepted_by.append(name)
     assert len(accepted_by) == 1, accepted_by
+
+
+def test_income_is_offered_exactly_to_whom_the_api_accepts_it(family, users, api):
+    accepted_by = []
+    for name in ROLES:
+        offered = _page_offers(
+            _client(users, name),
+            f"/households/{family.pk}/",
+            f"/households/{family.pk}/income/",
+        )
+        response = api(name).post(
+            "/api/income-records/",
+            {"household": family.pk, "year": TODAY.year, "wage_income": "12000"},
+            format="json",
+        )
+        accepted = response.status_code == 201
+        assert offered == accepted, (name, response.status_code, response.content)
+        if accepted:
+            accepted_by.append(name)
+    assert sorted(accepted_by) == ["cadre_a", "reviewer_1"]
+
+
+def test_income_entered_on_the_page_is_computed_and_shown(family, users, client):
+    client.force_login(users["cadre_a"])
+    bad = client.post(f"/households/{family.pk}/income/", {"year": "二〇二六", "wage_income": "-5"})
+    assert bad.status_code == 400
+    text = bad.content.decode()
+    assert "请输入有效的数值或日期" in text and "不能小于 0" in text
+    saved = client.post(
+        f"/households/{family.pk}/income/",
+        {"year": TODAY.year, "wage_income": "12000", "transfer_income": "2000"},
+    )
+    assert saved.status_code == 302
+    page = client.get(f"/households/{family.pk}/").content.decode()
+    assert "7,000.00 元" in page  # 14,000 yuan over two people
+    approver = Client()
+    approver.force_login(users["approver"])
+    assert approver.get(f"/households/{family.pk}/income/").status_code == 403
