@@ -282,6 +282,11 @@ class ClueViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_fields = ["status", "channel", "outcome"]
     read_only_actions = ("verify", "accept", "reveal_applicant")
 
+    @property
+    def throttle_scope(self):
+        # The applicant's full number: the same hourly limit as a member's reveal.
+        return "reveal" if self.action == "reveal_applicant" else None
+
     def get_queryset(self):
         # The pages' selector: evidence (each batch's department, never its stored upload)
         # and self-applications prefetched, so a page of clues is four queries however long.

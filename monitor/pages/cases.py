@@ -143,6 +143,49 @@ def case_new_page(request):
     )
 
 
+@people_page
+def case_edit_page(request, pk: int):
+    """Correct the facts of a case while the village still holds it (村级核实中)."""
+    case = _case(request.user, pk)
+    decision = policy.decide(request.user, "case.edit", case)
+    if not decision:
+        # Said on the page (the state or the role decides, and both can change).
+        return render(
+            request,
+            "cases/case_edit.html",
+            {"case": case, "refusal": decision.reason},
+            status=403 if request.method == "POST" else 200,
+        )
+    initial = {
+        "category": case.category,
+        "risk_codes": case.risk_codes,
+        "found_on": case.found_on,
+        "channel": case.channel,
+        "description": case.description,
+        "green_channel": case.green_channel,
+    }
+    form = CaseFileForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        saved = call_service(
+            form,
+            services.case_update,
+            case=case,
+            by=request.user,
+            risk_codes=data.pop("risk_codes"),
+            **data,
+        )
+        if saved is not None:
+            messages.success(request, "案例信息已更正。")
+            return redirect("case-page", case.pk)
+    return render(
+        request,
+        "cases/case_edit.html",
+        {"form": form, "case": case},
+        status=400 if form.errors else 200,
+    )
+
+
 # --- the case --------------------------------------------------------------------------
 
 

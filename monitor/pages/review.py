@@ -14,10 +14,13 @@ from config.pages import people_page
 from monitor.selectors import cases_for
 from monitor.workflow import STEP_BY_ACTION, STEPS, case_transition
 
-# The steps that pass a case up or decide it, one per state a reviewer acts on; the bulk
-# form offers these (returns and rejections need a reason per case, so one at a time).
+# The steps that pass a case on or decide it, one per state a reviewer acts on (乡镇受理 of a
+# paper application included); the bulk form offers these (returns, rejections and
+# declines need a reason per case, so one at a time).
 APPROVALS = {
-    step.source: step for step in STEPS if step.action.endswith(("approve", "approve_clearance"))
+    step.source: step
+    for step in STEPS
+    if step.action == "accept" or step.action.endswith(("approve", "approve_clearance"))
 }
 MAX_BATCH = 200
 

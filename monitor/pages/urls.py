@@ -13,6 +13,7 @@ urlpatterns = [
     path("cases/new/", cases.case_new_page, name="case-new-page"),
     path("cases/notice-list/", notice_list_page, name="notice-list-page"),
     path("cases/<int:pk>/", cases.case_page, name="case-page"),
+    path("cases/<int:pk>/edit/", cases.case_edit_page, name="case-edit-page"),
     path("cases/<int:pk>/transition/", cases.case_transition_page, name="case-transition-page"),
     path(
         "cases/<int:pk>/evidence/<str:stage>/<str:kind>/",

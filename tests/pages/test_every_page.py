@@ -107,6 +107,8 @@ ROUTES = {
     # The county approver does not file cases: sent back to the household with the reason.
     "case-new-page": Route("household", PEOPLE, query="household", redirects=frozenset({C})),
     "case-page": Route("case", PEOPLE),
+    # Says on the page when the case cannot be corrected now (its state or the role).
+    "case-edit-page": Route("case", PEOPLE),
     "case-transition-page": Route("case", PEOPLE, post_only=True),
     "case-evidence-page": Route(
         "case",

@@ -153,6 +153,14 @@ def _evidence_request(api_client, case, stage):
 
 # action: (state, page, marker, API request); {case}/{measure}/{member}/{household} filled in.
 ACTIONS = {
+    "case.edit": (
+        Status.DRAFT,
+        "/cases/{case}/",
+        "/cases/{case}/edit/",
+        lambda client, case: client.patch(
+            f"/api/cases/{case.pk}/", {"description": "更正：户主住院"}, format="json"
+        ),
+    ),
     "case.evidence.identification": (
         Status.DRAFT,
         "/cases/{case}/",
