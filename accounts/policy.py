@@ -350,12 +350,22 @@ def region_code_of(obj) -> str:
     return region_id
 
 
+def scope_prefix(user, action: str) -> str | None:
+    """The code prefix inside which this user's objects of the action lie: "" for anywhere
+    (the administrator's administration), None for nowhere. Lists filter by it, so they show
+    exactly the records whose pages and writes the policy allows."""
+    rule = rule_for(action)
+    if user.role in rule.anywhere_roles:
+        return ""
+    if rule.target == "region_record":
+        return _admin_prefix(user)
+    return region_prefix_of(user)
+
+
 def _inside(user, rule: Rule, obj) -> bool:
     if rule.target is None or obj is None:
         return True
-    if user.role in rule.anywhere_roles:
-        return True
-    prefix = region_prefix_of(user) if rule.target != "region_record" else _admin_prefix(user)
+    prefix = scope_prefix(user, rule.action)
     return prefix is not None and region_code_of(obj).startswith(prefix)
 
 

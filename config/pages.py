@@ -29,6 +29,23 @@ def people_page(view):
     return guarded
 
 
+def people_page_for(action: str):
+    """A people page for the roles the policy lets take `action` (others get 403)."""
+
+    def decorate(view):
+        @people_page
+        @wraps(view)
+        def guarded(request, *args, **kwargs):
+            decision = policy.decide(request.user, action)
+            if not decision:
+                raise PermissionDenied(decision.reason)
+            return view(request, *args, **kwargs)
+
+        return guarded
+
+    return decorate
+
+
 def is_htmx(request) -> bool:
     return request.headers.get("HX-Request") == "true"
 

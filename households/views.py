@@ -2,8 +2,6 @@
 visits and timeline. They share the selectors the API uses, so page and API cannot
 disagree on scope or search."""
 
-from functools import wraps
-
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -19,7 +17,7 @@ from django.views.generic import ListView
 
 from accounts import policy
 from accounts.scope import region_prefix_of
-from config.pages import call_service, is_htmx, people_page
+from config.pages import call_service, is_htmx, people_page, people_page_for
 from config.ratelimit import allow
 from households.importing import registry_import_upload
 from households.models import Household, IncomeRecord, Member, RegistryImport
@@ -168,18 +166,8 @@ class RegistryImportForm(forms.Form):
     )
 
 
-def registry_import_guard(view):
-    """People pages for the roles that import the registry (`registry.import`); else 403."""
-
-    @people_page
-    @wraps(view)
-    def guarded(request, *args, **kwargs):
-        decision = policy.decide(request.user, "registry.import")
-        if not decision:
-            raise PermissionDenied(decision.reason)
-        return view(request, *args, **kwargs)
-
-    return guarded
+# People pages for the roles that import the registry.
+registry_import_guard = people_page_for("registry.import")
 
 
 def _imports(user):

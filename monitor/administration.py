@@ -46,15 +46,10 @@ YEARLY_LEVELS = (RegionLevel.PROVINCE, RegionLevel.CITY, RegionLevel.COUNTY)
 
 def _managed_prefix(user, action: str) -> str | None:
     """The code prefix of the records this user manages: "" for all of them, None for
-    none. Read from the policy's rule (who acts anywhere, who inside their region), so a
-    list shows exactly the records whose pages and writes the policy allows."""
+    none (the policy's scope of the action, for the roles that take it)."""
     if not policy.allows(user, action):
         return None
-    if user.role in policy.rule_for(action).anywhere_roles:
-        return ""
-    if user.region_id is None:
-        return None
-    return Region.prefix_of_code(user.region_id)
+    return policy.scope_prefix(user, action)
 
 
 def managed(queryset: QuerySet, *, user, action: str, field: str = "region__code") -> QuerySet:

@@ -11,12 +11,9 @@ Every read starts from a selector in monitor/feeds/selectors.py (the region scop
 region's clue or batch is a 404), every button is the policy's answer, and every POST calls
 one service; its refusal is shown on the form in Chinese."""
 
-from functools import wraps
-
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -24,7 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts import policy
-from config.pages import call_service, is_htmx, people_page
+from config.pages import call_service, is_htmx, people_page, people_page_for
 from config.ratelimit import allow
 from households.choices import RegionLevel
 from households.models import Region
@@ -378,18 +375,8 @@ def clue_reveal_applicant_page(request, pk: int):
 # --- department batches ----------------------------------------------------------------
 
 
-def batch_page_guard(view):
-    """People pages for the roles that read batches (`batches.read`); others get 403."""
-
-    @people_page
-    @wraps(view)
-    def guarded(request, *args, **kwargs):
-        decision = policy.decide(request.user, "batches.read")
-        if not decision:
-            raise PermissionDenied(decision.reason)
-        return view(request, *args, **kwargs)
-
-    return guarded
+# People pages for the roles that read department batches.
+batch_page_guard = people_page_for("batches.read")
 
 
 @batch_page_guard
