@@ -353,3 +353,23 @@ def test_income_entered_on_the_page_is_computed_and_shown(family, users, client)
     approver = Client()
     approver.force_login(users["approver"])
     assert approver.get(f"/households/{family.pk}/income/").status_code == 403
+
+
+def test_a_monitoring_line_is_offered_for_a_region_exactly_when_the_api_accepts_it(users, api):
+    """Administration: the form offers a region in its list exactly to whom the API lets
+    keep that region's line (the county's own approver, the administrator)."""
+    from tests.conftest import COUNTY
+
+    accepted_by = []
+    for year, name in enumerate(ROLES, start=2031):
+        offered = _page_offers(_client(users, name), "/manage/lines/", f'<option value="{COUNTY}"')
+        response = api(name).post(
+            "/api/monitoring-lines/",
+            {"region": COUNTY, "year": year, "amount": "8100.00", "source": "县政府文件"},
+            format="json",
+        )
+        accepted = response.status_code == 201
+        assert offered == accepted, (name, response.status_code, response.content)
+        if accepted:
+            accepted_by.append(name)
+    assert sorted(accepted_by) == ["admin", "approver"]
