@@ -42,6 +42,10 @@ class HouseholdListPage(LoginRequiredMixin, ListView):
         self.search_error = None
         self.query = self.request.GET.get("q", "").strip()
         queryset = households_for(self.request.user).order_by("number")
+        if "\x00" in self.query:
+            # PostgreSQL refuses a NUL in a query parameter: a server error, not a search.
+            self.search_error = "搜索内容含有无效字符，请重新输入"
+            return queryset.none()
         try:
             return search_households(queryset, self.query)
         except ValidationError as exc:
@@ -62,7 +66,11 @@ class HouseholdListPage(LoginRequiredMixin, ListView):
 
 
 class RevealForm(forms.Form):
-    field = forms.ChoiceField(label="查看", choices=list(REVEALABLE_FIELDS.items()))
+    field = forms.ChoiceField(
+        label="查看",
+        choices=list(REVEALABLE_FIELDS.items()),
+        error_messages={"required": "请选择要查看的号码", "invalid_choice": "请选择要查看的号码"},
+    )
     reason = forms.CharField(
         label="查看事由",
         max_length=300,

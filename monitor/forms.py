@@ -2,6 +2,7 @@
 rules (so page and API refuse the same things with the same words)."""
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 
 from interventions.models import MeasureCategory, MeasureRecord
@@ -9,6 +10,8 @@ from monitor.choices import MAX_RISK_TYPES, RISK_TYPES, Category, Channel, Clear
 from monitor.models import Appraisal, HomeVisit, MonthlyVisit, PublicNotice
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+MAX_SMALL_INTEGER = 32767
+MAX_ID_DIGITS = 18  # below 2**63, the largest primary key
 REQUIRED = {"required": "此项必填", "invalid": "格式不正确", "invalid_choice": "请选择有效的选项"}
 
 
@@ -92,6 +95,14 @@ class AppraisalForm(ChineseModelForm):
         model = Appraisal
         fields = ["held_on", "result", "participants", "notes"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The column's range (PositiveSmallIntegerField): PostgreSQL's validators refuse a
+        # larger number, while SQLite, which has no such range, stored 99999 participants.
+        self.fields["participants"].validators.append(
+            MaxValueValidator(MAX_SMALL_INTEGER, "参会人数不正确")
+        )
+
 
 class NoticeForm(ChineseModelForm):
     class Meta:
@@ -117,6 +128,27 @@ class MonthlyVisitForm(ChineseModelForm):
         fields = ["visited_on", "visitors", "findings", "risk_changed"]
 
 
+def _amount_not_negative(form: forms.BaseForm) -> None:
+    # Else the model's check constraint refuses it, in words that name the constraint
+    # ("约束 “measure_amount_not_negative” 是无效的").
+    form.fields["amount"].validators.append(MinValueValidator(0, "金额不能为负数"))
+
+
+class MemberChoiceField(forms.ModelMultipleChoiceField):
+    """Members by primary key. Django checks the chosen keys with one `pk__in` query, which,
+    unlike `pk=`, hands a number too large for the column to the database: SQLite raised
+    OverflowError (a 500). A value that cannot be a key is an invalid choice."""
+
+    def _check_values(self, value):
+        for pk in value:
+            text = str(pk)
+            if not (text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS):
+                raise forms.ValidationError(
+                    self.error_messages["invalid_choice"], code="invalid_choice"
+                )
+        return super()._check_values(value)
+
+
 class MeasureForm(ChineseModelForm):
     category = forms.ModelChoiceField(
         label="措施类别", queryset=MeasureCategory.objects.filter(active=True)
@@ -136,11 +168,13 @@ class MeasureForm(ChineseModelForm):
         ]
         widgets = {"beneficiaries": forms.CheckboxSelectMultiple}
         labels = {"beneficiaries": "受益成员（不选为全户）"}
+        field_classes = {"beneficiaries": MemberChoiceField}
 
     def __init__(self, *args, members=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["beneficiaries"].queryset = members
         self.fields["beneficiaries"].required = False
+        _amount_not_negative(self)
 
     def _post_clean(self):
         # Checked by the service against the case (dates, beneficiaries, category).
@@ -153,6 +187,10 @@ class MeasureProgressForm(ChineseModelForm):
     class Meta:
         model = MeasureRecord
         fields = ["description", "end_on", "amount", "status"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _amount_not_negative(self)
 
     def _post_clean(self):
         pass

@@ -5,6 +5,7 @@ Every page starts from `cases_for(user)` (the region scope: another region's cas
 404), every button is the policy's answer, and every POST calls one service."""
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import FileResponse
@@ -41,6 +42,7 @@ from monitor.workflow import STEPS, allowed_actions, case_transition
 CLEARANCE_STEPS = {step.action for step in STEPS if step.source in MONITORED_STATUSES}
 PAGE_SIZE = 30
 PLANNED_ROWS = 6
+MAX_PLANNED_ROWS = 50
 
 # Evidence of a stage, in the order the village does it: (kind, title, form, service).
 EVIDENCE = {
@@ -111,9 +113,11 @@ def case_list_page(request):
 @people_page
 def case_new_page(request):
     """登记监测对象 for a household of the user's region (chosen on the household page)."""
+    # ASCII digits only: str.isdigit() is also true for "²", which the lookup's int() refuses
+    # (a 500), and for "١", which int() reads as 1.
+    wanted = request.GET.get("household") or ""
     household = get_object_or_404(
-        households_for(request.user),
-        pk=request.GET.get("household") if (request.GET.get("household") or "").isdigit() else 0,
+        households_for(request.user), pk=int(wanted) if wanted.isascii() and wanted.isdigit() else 0
     )
     if not policy.allows(request.user, "case.file", household):
         decision = policy.decide(request.user, "case.file", household)
@@ -277,9 +281,27 @@ def case_transition_page(request, pk: int):
             messages.success(request, f"已办理：{moved.get_status_display()}")
             return redirect(safe_next(request) or reverse("case-page", args=[case.pk]))
     case, bound = _case(request.user, pk), {form.data.get("action"): form}
+    _say_unshown_step_errors(request, case, form)
     if form.data.get("action") in CLEARANCE_STEPS:
         return _render_clearance(request, case, bound, status=400)
     return _render_case(request, case, bound, status=400)
+
+
+def _say_unshown_step_errors(request, case, form) -> None:
+    """The page shows a step's form, and its errors, only for a step offered now and ready
+    (_step_forms). A refusal of anything else — no action, an unknown one, a step not this
+    user's or not ready — came back as a 400 page without a word: say it at the top."""
+    steps = _step_forms(case, request.user, timezone.localdate(), {})
+    shown = {item["step"].action for item in steps if item["ready"]}
+    if form.data.get("action") in shown:
+        return
+    labels = {"comment": "意见或理由：", "clearance_kind": "风险消除方式："}
+    for name, errors in form.errors.items():
+        if name == "action":
+            messages.error(request, "请选择要办理的操作")
+            continue
+        for error in errors:
+            messages.error(request, f"{labels.get(name, '')}{error}")
 
 
 @people_page
@@ -393,14 +415,27 @@ def case_aid_page(request, pk: int):
     return render(request, "cases/case_aid.html", _aid_context(request, case))
 
 
+def _planned_row_count(value: str) -> int | None:
+    """How many planned rows the form posted (its hidden item_count), at most MAX_PLANNED_ROWS
+    read; None when it is not a count. int() raised on "abc", "1e9" or "²" (a 500), and a
+    negative count read no rows at all, so the plan was saved without the rows that were
+    posted (its items deleted)."""
+    if not (value.isascii() and value.isdigit()):
+        return None
+    return min(int(value), MAX_PLANNED_ROWS)
+
+
 @people_page
 @require_POST
 def case_aid_plan_page(request, pk: int):
     case = _case(request.user, pk)
     plan_form = AidPlanForm(request.POST)
-    count = min(int(request.POST.get("item_count", PLANNED_ROWS) or PLANNED_ROWS), 50)
-    item_forms = [PlannedItemForm(request.POST, prefix=f"item{i}") for i in range(count)]
-    if plan_form.is_valid() and all(form.is_valid() for form in item_forms):
+    count = _planned_row_count(request.POST.get("item_count") or str(PLANNED_ROWS))
+    rows = PLANNED_ROWS if count is None else count
+    item_forms = [PlannedItemForm(request.POST, prefix=f"item{i}") for i in range(rows)]
+    if count is None:
+        plan_form.add_error(None, "计划措施的行数无效，请刷新页面后重新填写。")
+    elif plan_form.is_valid() and all(form.is_valid() for form in item_forms):
         items = [
             {"category": f.cleaned_data["category"], "description": f.cleaned_data["description"]}
             for f in item_forms
@@ -451,6 +486,11 @@ def measure_edit_page(request, pk: int):
         MeasureRecord.objects.filter(case__in=cases).select_related("case__household", "category"),
         pk=pk,
     )
+    decision = policy.decide(request.user, "measure.edit", record)
+    if request.method == "POST" and not decision:
+        # The page hides the form from a role that may not change the measure, so the
+        # service's refusal (or the form's errors) came back as a 400 page without a word.
+        raise PermissionDenied(decision.reason)
     form = MeasureProgressForm(request.POST or None, instance=record)
     if request.method == "POST" and form.is_valid():
         saved = call_service(
@@ -463,7 +503,7 @@ def measure_edit_page(request, pk: int):
         if saved is not None:
             messages.success(request, "帮扶措施已更新。")
             return redirect("case-aid-page", record.case_id)
-    can_edit = policy.allows(request.user, "measure.edit", record)
+    can_edit = decision.allowed
     return render(
         request,
         "cases/measure_edit.html",

@@ -345,9 +345,8 @@ def clue_reveal_applicant_page(request, pk: int):
     comes back with it."""
     clue = _clue(request.user, pk)
     wanted = request.POST.get("application", "")
-    application = next(
-        (a for a in clue.applications.all() if wanted.isdigit() and a.pk == int(wanted)), None
-    )
+    # Compared as text: int() of "²" (for which isdigit() is true) raised, a 500.
+    application = next((a for a in clue.applications.all() if str(a.pk) == wanted), None)
     if application is None:
         raise Http404("该线索下没有这份申报")
     form = RevealForm(request.POST)

@@ -23,6 +23,7 @@ APPROVALS = {
     if step.action == "accept" or step.action.endswith(("approve", "approve_clearance"))
 }
 MAX_BATCH = 200
+MAX_ID_DIGITS = 18  # below 2**63, the largest primary key
 
 
 def _review_states(user) -> list:
@@ -66,11 +67,23 @@ def review_batch_page(request):
     if step is None or step.source not in APPROVALS or APPROVALS[step.source] != step:
         messages.error(request, "请选择要办理的审核操作")
         return redirect("review-page")
-    ids = [int(value) for value in request.POST.getlist("cases") if value.isdigit()][:MAX_BATCH]
+    # Ids as the form sends them: ASCII digits (str.isdigit() is also true for "²", which
+    # int() refuses: a 500) and no longer than a primary key can be (SQLite cannot even
+    # compare a larger number with one: OverflowError, a 500).
+    ids = [
+        int(value)
+        for value in request.POST.getlist("cases")
+        if value.isascii() and value.isdigit() and len(value) <= MAX_ID_DIGITS
+    ][:MAX_BATCH]
     if not ids:
         messages.error(request, "请至少勾选一户")
         return redirect("review-page")
     comment = (request.POST.get("comment") or "").strip()[:500]
+    if "\x00" in comment:
+        # The comment goes straight to the transition service, unlike the case page's
+        # (a form field refuses a NUL): SQLite stored it, PostgreSQL refused it, a 500.
+        messages.error(request, "审核意见含有无效字符，请重新填写")
+        return redirect("review-page")
     names = {
         case.pk: f"{case.head_name or ''} {case.household.number}".strip()
         for case in cases_for(request.user, timezone.localdate()).filter(pk__in=ids)
