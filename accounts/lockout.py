@@ -20,7 +20,14 @@ def _since_key(username: str) -> str:
     return f"login-failures-since:{username.strip().lower()}"
 
 
+# No account has a longer name (Django's username column): such a sign-in is counted
+# nowhere, so a 10,000-character name never becomes a cache key.
+MAX_USERNAME = 150
+
+
 def is_locked(username: str) -> bool:
+    if len(username) > MAX_USERNAME:
+        return False
     return cache.get(_key(username), 0) >= settings.LOGIN_MAX_FAILURES
 
 
@@ -35,6 +42,8 @@ def locked_minutes(username: str) -> int:
 
 
 def record_failure(username: str) -> int:
+    if len(username) > MAX_USERNAME:
+        return 0
     key = _key(username)
     timeout = settings.LOGIN_LOCKOUT_SECONDS
     # add() is a no-op when the key exists, so the window starts at the first failure.

@@ -208,7 +208,11 @@ class AppraisalSerializer(_EvidenceSerializer):
             "recorded_by",
             "recorded_at",
         ]
-        extra_kwargs = {"notes": {"max_length": 5000}}
+        # The column's range on every database (SQLite would store 99999; PostgreSQL refuses).
+        extra_kwargs = {
+            "notes": {"max_length": 5000},
+            "participants": {"max_value": 32767, "min_value": 0},
+        }
 
 
 class PublicNoticeSerializer(_EvidenceSerializer):

@@ -123,3 +123,13 @@ def test_the_failure_count_is_kept_in_redis(client, users):
     keys = [key.decode() for key in raw.keys("*login-failures:cadre_a")]
     assert len(keys) == 1
     assert raw.ttl(keys[0]) > 0
+
+
+def test_an_overlong_user_name_is_refused_without_becoming_a_cache_key(client, db):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a CacheKeyWarning would fail the test
+        response = _login(client, "x" * 10_000, "wrong-password")
+    assert response.status_code == 200
+    assert "用户名或密码错误" in response.content.decode()

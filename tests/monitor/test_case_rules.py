@@ -288,3 +288,18 @@ def test_correcting_the_finding_day_moves_the_open_deadlines(api, draft_case):
     assert response.status_code == 200, response.content
     due = {d["step"]: d["due_on"] for d in response.json()["deadlines"]}
     assert due == {"village_verification": "2026-02-09", "identification": "2026-02-17"}
+
+
+def test_an_appraisal_with_more_participants_than_the_column_holds_is_refused(api, draft_case):
+    response = api("cadre_a").post(
+        f"/api/cases/{draft_case.pk}/appraisals/",
+        {
+            "stage": "identification",
+            "held_on": "2026-03-02",
+            "result": "passed",
+            "participants": 99999,
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "participants" in response.json()["errors"]
