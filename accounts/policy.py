@@ -290,6 +290,7 @@ def rules() -> dict[str, Rule]:
             "仅系统管理员可执行此操作。",
         ),
         Rule("audit.read", "查看审计日志", frozenset({A}), "仅审计管理员可查看审计日志。"),
+        Rule("users.manage", "管理用户账号", frozenset({ADMIN}), "仅系统管理员可管理用户账号。"),
     ]
     # The case workflow: one rule per step of the table, its role and source state.
     for step in STEPS:

@@ -8,7 +8,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts import policy
-from accounts.choices import Role
 from config.pages import people_page, safe_next
 from monitor import services
 from monitor.charts import bar_chart
@@ -74,7 +73,7 @@ def home_page(request):
             ),
             notifications=list(services.notifications_for(user).filter(read_at__isnull=True)[:8]),
         )
-    context["is_admin"] = user.role == Role.ADMIN
+    context["is_admin"] = policy.allows(user, "users.manage")
     context["can_manage"] = policy.allows(user, "department.manage")
     context["can_audit"] = policy.allows(user, "audit.read")
     return render(request, "home/home.html", context)
