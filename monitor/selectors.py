@@ -2,13 +2,28 @@
 
 from datetime import date
 
-from django.db.models import Exists, OuterRef, Prefetch, Subquery
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import TruncMonth
 
 from accounts.choices import ROLE_LEVEL
 from households.choices import Relation
 from households.models import Member
-from monitor.choices import IDENTIFYING_STATUSES
-from monitor.models import Case, Deadline, PublicNotice
+from interventions.models import MeasureRecord
+from monitor.choices import IDENTIFYING_STATUSES, MONITORED_STATUSES, Category, Status
+from monitor.models import (
+    Appraisal,
+    Case,
+    CaseTransition,
+    Clue,
+    Consent,
+    Deadline,
+    HomeVisit,
+    MonthlyVisit,
+    PublicNotice,
+    WarningRow,
+)
+from monitor.rules import add_months
+from monitor.workflow import STEP_BY_ACTION
 
 
 def overdue_deadlines(today: date):
@@ -65,17 +80,6 @@ def household_timeline(household) -> list[dict]:
     """Everything that happened to one household, newest first: department warnings and
     screening hits, clues and their outcomes, every workflow step of its cases, evidence,
     monthly visits and aid measures. A fixed number of queries, whatever the history."""
-    from interventions.models import MeasureRecord
-    from monitor.models import (
-        Appraisal,
-        CaseTransition,
-        Clue,
-        Consent,
-        HomeVisit,
-        MonthlyVisit,
-        WarningRow,
-    )
-    from monitor.workflow import STEP_BY_ACTION
 
     events: list[dict] = []
 
@@ -166,10 +170,6 @@ def household_timeline(household) -> list[dict]:
 def region_counts(user, today: date) -> dict:
     """The figures of a user's region on the home page, in one query: monitored households
     by category, cases being identified, cleared, overdue."""
-    from django.db.models import Count, Q
-
-    from monitor.choices import MONITORED_STATUSES, Category, Status
-
     cases = Case.objects.visible_to(user)
     late = overdue_deadlines(today).filter(case=OuterRef("pk"))
     figures = cases.annotate(late=Exists(late)).aggregate(
@@ -192,11 +192,6 @@ def region_counts(user, today: date) -> dict:
 
 def monthly_flow(user, today: date, months: int = 12) -> list[tuple[str, int, int]]:
     """New identifications and clearances per month for the last `months` months."""
-    from django.db.models import Count
-    from django.db.models.functions import TruncMonth
-
-    from monitor.rules import add_months
-
     first = add_months(today.replace(day=1), -(months - 1))
     cases = Case.objects.visible_to(user)
 

@@ -36,6 +36,15 @@ FEED_ERRORS = {
 }
 
 
+# What the policy and the clue services refuse (accounts/policy.py: scope, state, role).
+CLUE_ERRORS = {
+    400: OpenApiResponse(description="输入有误：detail 为中文说明，errors 按字段列出原因"),
+    403: OpenApiResponse(description="角色无权办理此事项"),
+    404: OpenApiResponse(description="不存在，或不在您的管辖范围内"),
+    409: OpenApiResponse(description="线索当前状态不能办理此事项"),
+}
+
+
 class BatchSerializer(serializers.ModelSerializer):
     department = serializers.CharField(source="department.name", default=None)
     status_display = serializers.CharField(source="get_status_display")
@@ -293,7 +302,9 @@ class ClueViewSet(viewsets.ReadOnlyModelViewSet):
         return clues_for(self.request.user).order_by("due_on", "id")
 
     @extend_schema(
-        summary="村级核实反馈", request=VerifySerializer, responses={200: ClueSerializer}
+        summary="村级核实反馈",
+        request=VerifySerializer,
+        responses={200: ClueSerializer, **CLUE_ERRORS},
     )
     @action(detail=True, methods=["post"])
     def verify(self, request, pk=None):
@@ -306,7 +317,11 @@ class ClueViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         summary="查看申报人完整手机号或身份证号（须填事由，记入审计日志）",
         request=ApplicantRevealSerializer,
-        responses={200: RevealResponseSerializer},
+        responses={
+            200: RevealResponseSerializer,
+            **CLUE_ERRORS,
+            429: OpenApiResponse(description="查看过于频繁（与查看成员号码同一限额）"),
+        },
     )
     @action(detail=True, methods=["post"], url_path="reveal-applicant")
     def reveal_applicant(self, request, pk=None):
@@ -327,7 +342,11 @@ class ClueViewSet(viewsets.ReadOnlyModelViewSet):
             raise DomainError(str(exc), 403) from None
         return Response({"field": payload.validated_data["field"], "value": value})
 
-    @extend_schema(summary="乡镇受理农户自主申报", request=None, responses={200: ClueSerializer})
+    @extend_schema(
+        summary="乡镇受理农户自主申报",
+        request=None,
+        responses={200: ClueSerializer, **CLUE_ERRORS},
+    )
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):
         clue = self.get_object()

@@ -21,7 +21,7 @@ from households.selectors import households_for
 from interventions.models import MeasureRecord
 from interventions.services import aid_plan_save, measure_record_create, measure_record_update
 from monitor import services
-from monitor.choices import CLOSED_STATUSES, MONITORED_STATUSES, Category, Stage, Status
+from monitor.choices import MONITORED_STATUSES, Category, Stage, Status
 from monitor.forms import (
     AidPlanForm,
     AppraisalForm,
@@ -119,8 +119,8 @@ def case_new_page(request):
     household = get_object_or_404(
         households_for(request.user), pk=int(wanted) if wanted.isascii() and wanted.isdigit() else 0
     )
-    if not policy.allows(request.user, "case.file", household):
-        decision = policy.decide(request.user, "case.file", household)
+    decision = policy.decide(request.user, "case.file", household)
+    if not decision:
         messages.error(request, decision.reason)
         return redirect("household-page", household.pk)
     form = CaseFileForm(request.POST or None, initial={"found_on": timezone.localdate()})
@@ -223,14 +223,12 @@ def _case_context(request, case, bound=None):
     bound = bound or {}
     today = timezone.localdate()
     user = request.user
-    stage = Stage.CLEARANCE if case.status in (Status.MONITORING,) else Stage.IDENTIFICATION
     context = {
         "case": case,
         "today": today,
-        "head_name": case.head_name,
         "steps": _step_forms(case, user, today, bound),
         "trail": case.transitions.select_related("actor"),
-        "measures": case.measures.select_related("category").prefetch_related("beneficiaries"),
+        "measures": case.measures.select_related("category"),
         "monthly_visits": case.monthly_visits.all()[:12],
         "monthly_form": bound.get("monthly_visit")
         or (
@@ -238,14 +236,12 @@ def _case_context(request, case, bound=None):
             if policy.allows(user, "case.monthly_visit", case)
             else None
         ),
-        "is_open": case.status not in CLOSED_STATUSES,
     }
     if case.status == Status.DRAFT:
         context["evidence"] = _evidence_blocks(case, Stage.IDENTIFICATION, user, bound)
         context["report_checks"] = report_checks(case, today)
     elif case.status in (Status.REPORTED, Status.TOWNSHIP_APPROVED):
         context["evidence"] = _evidence_blocks(case, Stage.IDENTIFICATION, user, {})
-    context["stage"] = stage
     return context
 
 
