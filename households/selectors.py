@@ -34,6 +34,9 @@ def search_households(queryset, query: str):
     text = "".join((query or "").split())
     if not text:
         return queryset
+    if "\x00" in text:
+        # PostgreSQL refuses a NUL in a query parameter: a server error, not a search.
+        raise ValidationError({"q": "搜索内容含有无效字符，请重新输入"})
     if _DIGITS.match(text):
         by_number = queryset.filter(number__startswith=text)
         if len(text) not in (15, 18) or by_number.exists():

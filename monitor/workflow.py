@@ -232,6 +232,10 @@ def case_transition(
     if step is None:
         raise WorkflowError(f"未知的操作「{action}」", http.HTTP_400_BAD_REQUEST)
     comment = (comment or "").strip()
+    if "\x00" in comment:
+        # Callers other than the API's serializer (a page's batch form, a command) reach
+        # here with raw text: PostgreSQL refuses a NUL in text, SQLite would keep it.
+        raise WorkflowError("意见或理由含有无效字符，请重新填写", http.HTTP_400_BAD_REQUEST)
     today = today or timezone.localdate()
     with transaction.atomic():
         # The lock and the status check happen together: a second approver waits here and
