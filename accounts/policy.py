@@ -298,8 +298,8 @@ def rules() -> dict[str, Rule]:
             Rule(
                 f"case.{step.action}",
                 step.label,
-                frozenset({step.role}),
-                f"「{step.label}」须由{Role(step.role).label}办理",
+                step.roles,
+                f"「{step.label}」须由{_role_names(step.roles)}办理",
                 target="case",
                 state=_step_state(step),
             )
@@ -307,15 +307,20 @@ def rules() -> dict[str, Rule]:
     return {rule.action: rule for rule in table}
 
 
+def _role_names(roles) -> str:
+    return "或".join(Role(role).label for role in sorted(roles))
+
+
 def _step_state(step):
     def check(case) -> str | None:
         from monitor.choices import Status
 
-        if case.status == step.source:
+        if case.status in step.sources:
             return None
+        wanted = "、".join(Status(source).label for source in step.sources)
         return (
             f"当前状态为「{case.get_status_display()}」，不能执行「{step.label}」"
-            f"（该操作仅适用于「{Status(step.source).label}」状态）"
+            f"（该操作仅适用于「{wanted}」状态）"
         )
 
     return check

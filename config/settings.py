@@ -306,6 +306,13 @@ MONITOR = {
     "HOLIDAYS": env_dates("MONITOR_HOLIDAYS"),
     # A warning clue must be verified at home by the village within this many working days.
     "CLUE_VERIFICATION_WORKDAYS": env_int("MONITOR_CLUE_VERIFICATION_WORKDAYS", 5),
+    # After clearance the household stays on a watch list this many months (消除后跟踪).
+    "FOLLOW_UP_MONTHS": env_int("MONITOR_FOLLOW_UP_MONTHS", 12),
+    # Share of reported cases the county draws for its own home visit before approval.
+    "SPOT_CHECK_PERCENT": env_int("MONITOR_SPOT_CHECK_PERCENT", 10),
+    # False: department and screening clues wait for the county to dispatch them (下发批次);
+    # True: they go straight to the villages. Counties may choose otherwise (RegionPolicy).
+    "CLUE_AUTO_DISPATCH": env_bool("MONITOR_CLUE_AUTO_DISPATCH", False),
 }
 
 # Department warning lists: a list of a million rows as CSV is about 60 MB.

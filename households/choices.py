@@ -37,7 +37,16 @@ class CivilAffairsStatus(models.TextChoices):
     RIGID_EXPENSE = "rigid_expense", "刚性支出困难"
 
 
+class LifeStatus(models.TextChoices):
+    """成员状态: in the household register, or gone from it (with a date and evidence)."""
+
+    IN_REGISTER = "in_register", "在册"
+    DECEASED = "deceased", "死亡"
+    MOVED_OUT = "moved_out", "户籍迁出"
+
+
 class FileColour(models.TextChoices):
+    GREY = "grey", "灰色（已销户）"
     GREEN = "green", "绿色（一般农户）"
     BLUE = "blue", "蓝色（脱贫户）"
     RED = "red", "红色（监测对象）"

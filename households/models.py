@@ -14,6 +14,7 @@ from households.choices import (
     Health,
     HouseholdKind,
     Labour,
+    LifeStatus,
     RegionLevel,
     Relation,
     Schooling,
@@ -122,6 +123,9 @@ class Household(models.Model):
     water_safe = models.BooleanField("饮水安全", null=True, blank=True)
     # Maintained by the monitoring-case workflow: true while a case is in monitoring.
     is_monitored = models.BooleanField("监测对象", default=False)
+    # 销户: every member died or moved away. The file is kept; nothing new is filed on it.
+    closed_on = models.DateField("销户日期", null=True, blank=True, editable=False)
+    closed_reason = models.CharField("销户原因", max_length=200, blank=True, editable=False)
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
 
@@ -141,12 +145,19 @@ class Household(models.Model):
 
     @property
     def file_colour(self) -> str:
-        """Paper-file colour some counties use: red for monitored, blue for 脱贫户, else green."""
+        """Paper-file colour some counties use: red for monitored, blue for 脱贫户, else green
+        (grey once the household is closed)."""
+        if self.closed_on is not None:
+            return FileColour.GREY
         if self.is_monitored:
             return FileColour.RED
         if self.kind == HouseholdKind.LIFTED:
             return FileColour.BLUE
         return FileColour.GREEN
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_on is not None
 
     def get_file_colour_display(self) -> str:
         return FileColour(self.file_colour).label
@@ -186,6 +197,17 @@ class Member(models.Model):
         "务工状况", max_length=16, choices=WorkStatus.choices, blank=True, default=""
     )
     medical_insurance = models.BooleanField("参加基本医疗保险", null=True, blank=True)
+    life_status = models.CharField(
+        "成员状态",
+        max_length=16,
+        choices=LifeStatus.choices,
+        default=LifeStatus.IN_REGISTER,
+        editable=False,
+    )
+    life_status_on = models.DateField("状态变更日期", null=True, blank=True, editable=False)
+    life_status_evidence = models.CharField(
+        "状态变更依据", max_length=300, blank=True, editable=False
+    )
     phone_encrypted = models.TextField("联系电话（密文）", blank=True, default="", editable=False)
     phone_hash = models.CharField(
         "联系电话（检索摘要）", max_length=64, blank=True, default="", db_index=True, editable=False

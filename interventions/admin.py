@@ -10,7 +10,7 @@ from monitor.models import Case
 class MeasureCategoryAdmin(admin.ModelAdmin):
     """Administrators keep the catalogue: the national form may add categories."""
 
-    list_display = ["code", "name", "developmental", "active", "sort_order"]
+    list_display = ["code", "name", "developmental", "covers_illness", "active", "sort_order"]
     list_editable = ["active", "sort_order"]
 
 

@@ -58,10 +58,14 @@ class Status(models.TextChoices):
     CLEARED = "cleared", "风险已消除"
     REJECTED = "rejected", "不予纳入"
     CANCELLED = "cancelled", "已撤销"
+    # The household was closed (销户: every member died or moved away): the case ends with it.
+    TERMINATED = "terminated", "销户终止"
 
 
 # A household has at most one case that is not in one of these.
-CLOSED_STATUSES = frozenset({Status.CLEARED, Status.REJECTED, Status.CANCELLED})
+CLOSED_STATUSES = frozenset({Status.CLEARED, Status.REJECTED, Status.CANCELLED, Status.TERMINATED})
+# Open, in the order a case passes through them (for "any open case" steps).
+OPEN_STATUSES = tuple(status for status in Status if status not in CLOSED_STATUSES)
 # Identification not yet decided: the 15-day clock runs.
 IDENTIFYING_STATUSES = frozenset(
     {Status.APPLIED, Status.DRAFT, Status.REPORTED, Status.TOWNSHIP_APPROVED}
@@ -75,6 +79,40 @@ MONITORED_STATUSES = frozenset(
 class Stage(models.TextChoices):
     IDENTIFICATION = "identification", "识别认定"
     CLEARANCE = "clearance", "风险消除"
+
+
+class NaturalReason(models.TextChoices):
+    """自然消除: why the risk went away by itself (no aid conditions, but evidence)."""
+
+    RECOVERED = "recovered", "患病成员康复或风险自然消失"
+    MEMBER_DIED = "member_died", "致险成员去世"
+    MOVED_OUT = "moved_out", "举家迁出"
+    OTHER = "other", "其他原因"
+
+
+class VisitLevel(models.IntegerChoices):
+    """Who made a home visit (乡村两级入户, county re-visit): the region level of the visitor."""
+
+    COUNTY = 3, "县级复核"
+    TOWNSHIP = 4, "乡镇入户"
+    VILLAGE = 5, "村级入户"
+
+
+class CrossCheckResult(models.TextChoices):
+    CLEAR = "clear", "未发现"
+    FOUND = "found", "发现"
+    UNAVAILABLE = "unavailable", "无法比对"
+
+
+class AdjustmentStatus(models.TextChoices):
+    PROPOSED = "proposed", "待乡镇确认"
+    CONFIRMED = "confirmed", "已确认"
+    REJECTED = "rejected", "未予确认"
+
+
+class VisitKind(models.TextChoices):
+    MONTHLY = "monthly", "月排查走访"
+    FOLLOW_UP = "follow_up", "消除后跟踪走访"
 
 
 class AppraisalResult(models.TextChoices):
@@ -93,6 +131,16 @@ class NotificationKind(models.TextChoices):
     OVERDUE_ESCALATED = "overdue_escalated", "下级办理超期"
     MISSING_MONTHLY_VISIT = "missing_monthly_visit", "未按月走访"
     NO_MEASURE = "no_measure", "未落实帮扶措施"
+    ANNOUNCED = "announced", "审定公告"
+    WARNING_HIT = "warning_hit", "监测对象部门预警"
+    RISK_CHANGE = "risk_change", "走访发现风险变化"
+    ADJUSTMENT = "adjustment", "动态调整"
+    CLUES_ARRIVED = "clues_arrived", "预警线索待下发"
+    CLUES_DISPATCHED = "clues_dispatched", "预警线索下发"
+    RELAPSE_RISK = "relapse_risk", "返贫风险"
+    MISSING_FOLLOW_UP_VISIT = "missing_follow_up_visit", "未按季跟踪走访"
+    SPOT_CHECK = "spot_check", "县级抽查"
+    HOUSEHOLD_CLOSED = "household_closed", "销户"
 
 
 class ClueChannel(models.TextChoices):
@@ -104,6 +152,7 @@ class ClueChannel(models.TextChoices):
 
 
 class ClueStatus(models.TextChoices):
+    PENDING_DISPATCH = "pending_dispatch", "待县级下发"
     PENDING_ACCEPTANCE = "pending_acceptance", "待乡镇受理"
     VERIFYING = "verifying", "待村级核实"
     CLOSED = "closed", "已反馈"

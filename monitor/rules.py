@@ -12,7 +12,6 @@ from django.conf import settings
 from households.choices import ABLE_TO_WORK, HouseholdKind
 from households.models import Household, IncomeRecord
 from households.services import monitoring_line_for
-from interventions.catalogue import ILLNESS_COVER_CATEGORIES
 from interventions.models import MeasureRecord
 from monitor.choices import (
     MAX_RISK_TYPES,
@@ -273,13 +272,15 @@ def clearance_checks(case: Case, today: date) -> list[Check]:
             )
         )
     if case.risks.filter(code=RISK_ILLNESS).exists():
-        covered = measures.filter(category__code__in=ILLNESS_COVER_CATEGORIES).exists()
+        # Which categories count is data (MeasureCategory.covers_illness): 健康帮扶 and
+        # 综合保障 as seeded; 社会帮扶, help from society, is not cover.
+        covered = measures.filter(category__covers_illness=True).exists()
         checks.append(
             Check(
                 "illness_cover",
                 "因病致险：落实健康帮扶或综合保障",
                 covered,
-                "因病致险须落实健康帮扶、社会帮扶或综合保障措施"
+                "因病致险须落实健康帮扶或综合保障（医疗救助、低保、特困供养）措施"
                 if not covered
                 else "已落实健康帮扶或综合保障措施",
             )

@@ -9,47 +9,17 @@ status under the lock (so of two reviewers acting at once exactly one wins, the 
 409), checks the step's preconditions, and writes the new state and the audit row together.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 
-from django.db import transaction
-from django.utils import timezone
 from rest_framework import status as http
 
-from accounts import policy
 from accounts.choices import Role
-from config.errors import DomainError
 from households.models import Household
 from monitor.choices import ClearanceKind, DeadlineStep, Stage, Status
+from monitor.engine import Machine, Step, WorkflowError
 from monitor.models import Case, CaseTransition, Deadline
 
-
-class WorkflowError(DomainError):
-    """A refused step; `http_status` is 409 for a state conflict, 403 for a wrong role,
-    400 for unmet preconditions or bad input, 404 for out-of-scope. `unmet` lists every
-    unmet precondition."""
-
-    def __init__(
-        self,
-        message: str,
-        http_status: int = http.HTTP_409_CONFLICT,
-        unmet: list[str] | None = None,
-    ):
-        super().__init__(message, http_status, unmet=unmet or [])
-        self.unmet = unmet or []
-
-
-@dataclass(frozen=True)
-class Step:
-    action: str
-    label: str
-    source: Status
-    target: Status
-    role: Role
-    needs_reason: bool = False
-    check: Callable[[Case, date], list[str]] | None = None
-    effect: Callable[[Case, date, dict], None] | None = None
+__all__ = ["STEPS", "Step", "WorkflowError", "allowed_actions", "case_transition"]
 
 
 def _check_report(case: Case, today: date) -> list[str]:
@@ -79,7 +49,7 @@ def _on_closed(case: Case, today: date, data: dict) -> None:
     Deadline.objects.filter(case=case, met_on__isnull=True).update(met_on=today)
 
 
-def _on_propose_clearance(case: Case, today: date, data: dict) -> None:
+def _prepare_clearance(case: Case, today: date, data: dict) -> None:
     kind = data.get("clearance_kind")
     if kind not in ClearanceKind.values:
         raise WorkflowError("请选择风险消除方式：帮扶消除或自然消除", http.HTTP_400_BAD_REQUEST)
@@ -165,8 +135,8 @@ STEPS: tuple[Step, ...] = (
         S.MONITORING,
         S.CLEARANCE_PROPOSED,
         R.VILLAGE_CADRE,
+        prepare=_prepare_clearance,
         check=_check_clearance,
-        effect=_on_propose_clearance,
     ),
     Step(
         "township_approve_clearance",
@@ -219,57 +189,21 @@ STAGE_OF_STATUS = {
 }
 
 
+CASES = Machine(
+    model=Case,
+    transition_model=CaseTransition,
+    subject="case",
+    steps=STEPS,
+    policy_prefix="case.",
+)
+
+
 def allowed_actions(case: Case, user) -> list[Step]:
-    """Steps this user could take now (for buttons and the API's `actions` field): the
-    policy's answer for each step, so a page never offers what the service refuses."""
-    return [step for step in STEPS if policy.allows(user, f"case.{step.action}", case)]
+    """Steps this user could take now (for buttons and the API's `actions` field)."""
+    return CASES.allowed(case, user)
 
 
 def case_transition(
     *, case_id: int, action: str, by, comment: str = "", today: date | None = None, **data
 ) -> Case:
-    step = STEP_BY_ACTION.get(action)
-    if step is None:
-        raise WorkflowError(f"未知的操作「{action}」", http.HTTP_400_BAD_REQUEST)
-    comment = (comment or "").strip()
-    if "\x00" in comment:
-        # Callers other than the API's serializer (a page's batch form, a command) reach
-        # here with raw text: PostgreSQL refuses a NUL in text, SQLite would keep it.
-        raise WorkflowError("意见或理由含有无效字符，请重新填写", http.HTTP_400_BAD_REQUEST)
-    today = today or timezone.localdate()
-    with transaction.atomic():
-        # The lock and the status check happen together: a second approver waits here and
-        # then sees the status the first one wrote.
-        case = (
-            Case.objects.visible_to(by).select_for_update(of=("self",)).filter(pk=case_id).first()
-        )
-        if case is None:
-            raise WorkflowError("未找到，或不在您的管辖范围内。", http.HTTP_404_NOT_FOUND)
-        # Scope, state and role, read under the lock (the status may just have changed).
-        decision = policy.decide(by, f"case.{step.action}", case)
-        if not decision:
-            raise WorkflowError(decision.reason, decision.status)
-        if step.needs_reason and len(comment) < 2:
-            raise WorkflowError(f"「{step.label}」须填写理由", http.HTTP_400_BAD_REQUEST)
-        if step.check is not None:
-            unmet = step.check(case, today)
-            if unmet:
-                raise WorkflowError(
-                    f"不能{step.label}：" + "；".join(unmet), http.HTTP_400_BAD_REQUEST, unmet=unmet
-                )
-        if step.effect is not None:
-            step.effect(case, today, {"comment": comment, **data})
-        source = case.status
-        case.status = step.target
-        case.save()
-        CaseTransition.objects.create(
-            case=case,
-            action=step.action,
-            from_status=source,
-            to_status=step.target,
-            actor=by,
-            actor_role=by.role,
-            actor_region=by.region_id or "",
-            comment=comment,
-        )
-    return case
+    return CASES.take(obj_id=case_id, action=action, by=by, comment=comment, today=today, **data)

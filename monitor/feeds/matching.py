@@ -92,7 +92,7 @@ _NEW_CLUES = """
     JOIN households_household h ON h.id = f.found_household
     WHERE f.row_number = f.first_row
       AND NOT EXISTS (SELECT 1 FROM monitor_case c WHERE c.household_id = f.found_household
-                      AND c.status NOT IN (%s, %s, %s))
+                      AND c.status NOT IN ({closed_marks}))
     ON CONFLICT (household_id)
         WHERE (household_id IS NOT NULL AND NOT (status = 'closed')) DO NOTHING
 """
@@ -117,7 +117,7 @@ _ROWS = f"""
     FROM {STAGE} s
     LEFT JOIN feed_found f ON f.row_number = s.row_number
     LEFT JOIN monitor_case c ON c.household_id = f.found_household
-        AND c.status NOT IN (%s, %s, %s)
+        AND c.status NOT IN ({{closed_marks}})
     LEFT JOIN monitor_clue cl ON cl.household_id = f.found_household
         AND NOT (cl.status = 'closed') AND c.id IS NULL
     -- Clue ids were handed out in household order too, so both link indexes are filled
@@ -166,14 +166,14 @@ def match_staged(batch_id: int, today: date, channel: str) -> None:
     each household to one open case and one open clue, so the joins never fan out)."""
     due = add_workdays(today, settings.MONITOR["CLUE_VERIFICATION_WORKDAYS"])
     closed = sorted(CLOSED_STATUSES)
-    assert len(closed) == 3, "the NOT IN lists above name three closed statuses"
+    marks = ", ".join(["%s"] * len(closed))
     with connection.cursor() as cursor:
         cursor.execute(
-            _NEW_CLUES,
+            _NEW_CLUES.replace("{closed_marks}", marks),
             [channel, ClueStatus.VERIFYING.value, today, due, timezone.now(), batch_id, *closed],
         )
         cursor.execute(
-            _ROWS,
+            _ROWS.replace("{closed_marks}", marks),
             [
                 batch_id,
                 RowOutcome.DUPLICATE.value,

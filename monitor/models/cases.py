@@ -8,14 +8,19 @@ from accounts.scope import ScopedQuerySet
 from monitor.choices import (
     CLOSED_STATUSES,
     RISK_TYPES,
+    AdjustmentStatus,
     AppraisalResult,
     Category,
     Channel,
     ClearanceKind,
+    CrossCheckResult,
     DeadlineStep,
+    NaturalReason,
     NotificationKind,
     Stage,
     Status,
+    VisitKind,
+    VisitLevel,
 )
 
 
@@ -43,6 +48,18 @@ class Case(models.Model):
     )
     found_on = models.DateField("发现风险日期")
     description = models.TextField("困难情况", blank=True)
+    # 主要风险: one of the case's risk codes, so shares by risk have one denominator.
+    main_risk = models.CharField("主要风险类型", max_length=4, choices=RISK_TYPES, blank=True)
+    # 返贫: the household's earlier case, cleared, that this one follows.
+    relapse_of = models.ForeignKey(
+        "self",
+        verbose_name="返贫（原已消除案例）",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="relapses",
+        editable=False,
+    )
     green_channel = models.BooleanField(
         "绿色通道", default=False, help_text="灾害、意外等明显情形，可先行帮扶、后履行程序"
     )
@@ -51,6 +68,26 @@ class Case(models.Model):
         "风险消除方式", max_length=16, choices=ClearanceKind.choices, blank=True, editable=False
     )
     cleared_on = models.DateField("风险消除日期", null=True, blank=True, editable=False)
+    # 自然消除: the reason the risk went away and its evidence (the aid conditions don't apply).
+    natural_reason = models.CharField(
+        "自然消除原因", max_length=16, choices=NaturalReason.choices, blank=True, editable=False
+    )
+    natural_member = models.ForeignKey(
+        "households.Member",
+        verbose_name="致险成员",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+    )
+    natural_evidence = models.CharField("自然消除依据", max_length=500, blank=True, editable=False)
+    # 消除后跟踪: the household stays on the watch list until this day.
+    follow_up_until = models.DateField("跟踪截止日期", null=True, blank=True, editable=False)
+    # 县级抽查: drawn into the county's random sample; then approval needs a county visit.
+    spot_check_drawn_at = models.DateTimeField(
+        "抽查抽取时间", null=True, blank=True, editable=False
+    )
     closed_reason = models.CharField(
         "不予纳入或撤销理由", max_length=300, blank=True, editable=False
     )
@@ -78,10 +115,21 @@ class Case(models.Model):
                 name="one_open_case_per_household",
             ),
         ]
-        indexes = [models.Index(fields=["status", "category"], name="case_status_category")]
+        indexes = [
+            models.Index(fields=["status", "category"], name="case_status_category"),
+            models.Index(
+                fields=["follow_up_until"],
+                name="case_follow_up",
+                condition=Q(follow_up_until__isnull=False),
+            ),
+        ]
 
     def __str__(self):
         return f"{self.household.number} {self.get_category_display()}"
+
+    @property
+    def is_relapse(self) -> bool:
+        return self.relapse_of_id is not None
 
     @property
     def risk_codes(self) -> list[str]:
@@ -163,6 +211,10 @@ class HomeVisit(_Evidence):
     visited_on = models.DateField("核实日期")
     visitors = models.CharField("核实人员", max_length=200)
     findings = models.TextField("核实情况")
+    # 乡村两级入户: the level of the staff who visited (set from the recorder's role).
+    level = models.PositiveSmallIntegerField(
+        "入户层级", choices=VisitLevel.choices, default=VisitLevel.VILLAGE, editable=False
+    )
 
     class Meta(_Evidence.Meta):
         verbose_name = verbose_name_plural = "入户核实"
@@ -217,10 +269,141 @@ class PublicNotice(_Evidence):
         return (self.end_on - self.start_on).days + 1
 
 
+class CrossCheckItem(models.Model):
+    """信息比对事项: one item of the negative list checked against department data before
+    the village reports (财政供养人员, 机动车, 商品房, 工商注册 …). Data: counties add their own."""
+
+    code = models.SlugField("代码", max_length=32, unique=True)
+    name = models.CharField("比对事项", max_length=50)
+    description = models.CharField("说明", max_length=200, blank=True)
+    active = models.BooleanField("启用", default=True)
+    sort_order = models.PositiveSmallIntegerField("排序", default=0)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "信息比对事项"
+        ordering = ["sort_order", "code"]
+
+    def __str__(self):
+        return self.name
+
+
+class CrossCheck(_Evidence):
+    """信息比对: the recorded check of a household against the negative list, one finding
+    per item, by whom and when."""
+
+    checked_on = models.DateField("比对日期")
+    note = models.CharField("比对说明", max_length=500, blank=True)
+
+    class Meta(_Evidence.Meta):
+        verbose_name = verbose_name_plural = "信息比对"
+
+
+class CrossCheckFinding(models.Model):
+    check_record = models.ForeignKey(CrossCheck, on_delete=models.CASCADE, related_name="findings")
+    item = models.ForeignKey(
+        CrossCheckItem, verbose_name="比对事项", on_delete=models.PROTECT, related_name="+"
+    )
+    result = models.CharField("比对结果", max_length=16, choices=CrossCheckResult.choices)
+    note = models.CharField("情况说明", max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "信息比对结果"
+        ordering = ["check_record_id", "item__sort_order", "item_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["check_record", "item"], name="one_finding_per_item")
+        ]
+
+    def __str__(self):
+        return f"{self.item_id} {self.get_result_display()}"
+
+
+class Announcement(models.Model):
+    """公告: the county's published decision (纳入监测 or 风险消除). Holds no ID number,
+    phone, bank account or health status."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="announcements")
+    stage = models.CharField("阶段", max_length=16, choices=Stage.choices)
+    announced_on = models.DateField("公告日期")
+    text = models.CharField("公告内容", max_length=300)
+    announced_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="公告单位经办人",
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField("记录时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "公告"
+        ordering = ["case_id", "announced_on", "id"]
+
+    def __str__(self):
+        return f"{self.case_id} {self.get_stage_display()} {self.announced_on}"
+
+
+class CaseAdjustment(models.Model):
+    """动态调整: a change of a monitored case's risks, category or main risk, proposed by the
+    village with a reason and confirmed (or not) by the township. The case's values before
+    the change are kept here, so the history reads back."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="adjustments")
+    status = models.CharField(
+        "状态", max_length=16, choices=AdjustmentStatus.choices, default=AdjustmentStatus.PROPOSED
+    )
+    category = models.CharField("调整后类别", max_length=16, choices=Category.choices)
+    risk_codes = models.JSONField("调整后风险类型", default=list)
+    main_risk = models.CharField("调整后主要风险", max_length=4, choices=RISK_TYPES)
+    reason = models.CharField("调整理由", max_length=500)
+    before = models.JSONField("调整前", default=dict, editable=False)
+    monthly_visit = models.ForeignKey(
+        "MonthlyVisit",
+        verbose_name="来源走访",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="提出人",
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    proposed_at = models.DateTimeField("提出时间", auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="确认人",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField("确认时间", null=True, blank=True)
+    decision_note = models.CharField("确认意见", max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "动态调整"
+        ordering = ["case_id", "-proposed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case"],
+                condition=Q(status="proposed"),
+                name="one_pending_adjustment_per_case",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.case_id} {self.get_status_display()}"
+
+
 class MonthlyVisit(models.Model):
-    """月排查走访: the monthly visit to a monitored household."""
+    """月排查走访: the monthly visit to a monitored household; after clearance, the
+    quarterly follow-up visit (消除后跟踪) is recorded here too, marked by its kind."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="monthly_visits")
+    kind = models.CharField(
+        "走访类型", max_length=16, choices=VisitKind.choices, default=VisitKind.MONTHLY
+    )
     visited_on = models.DateField("走访日期")
     visitors = models.CharField("走访人员", max_length=200)
     findings = models.TextField("走访情况")
@@ -264,6 +447,52 @@ class Deadline(models.Model):
 
     def __str__(self):
         return f"{self.case_id} {self.get_step_display()} {self.due_on}"
+
+
+class RegionPolicy(models.Model):
+    """本地时限与规则: a region's own clocks and settings for a year, like the monitoring line
+    (the most specific region applies). An empty field falls back to the region above, then
+    to the installation setting (settings.MONITOR)."""
+
+    region = models.ForeignKey(
+        "households.Region", verbose_name="适用区划", on_delete=models.PROTECT, related_name="+"
+    )
+    year = models.PositiveSmallIntegerField("年度")
+    identification_days = models.PositiveSmallIntegerField(
+        "识别认定时限（天）", null=True, blank=True
+    )
+    village_verification_workdays = models.PositiveSmallIntegerField(
+        "村级入户核实时限（工作日）", null=True, blank=True
+    )
+    self_application_accept_days = models.PositiveSmallIntegerField(
+        "乡镇受理农户申报时限（天）", null=True, blank=True
+    )
+    clue_verification_workdays = models.PositiveSmallIntegerField(
+        "预警线索核实时限（工作日）", null=True, blank=True
+    )
+    clearance_min_months = models.PositiveSmallIntegerField(
+        "风险消除最短监测期（月）", null=True, blank=True
+    )
+    follow_up_months = models.PositiveSmallIntegerField("消除后跟踪期（月）", null=True, blank=True)
+    spot_check_percent = models.PositiveSmallIntegerField(
+        "县级抽查比例（%）", null=True, blank=True
+    )
+    clue_auto_dispatch = models.BooleanField("预警线索自动下发到村", null=True, blank=True)
+    source = models.CharField("依据文件", max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "本地时限与规则"
+        ordering = ["-year", "region_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["region", "year"], name="one_policy_per_region_year"),
+            models.CheckConstraint(
+                condition=Q(spot_check_percent__isnull=True) | Q(spot_check_percent__lte=100),
+                name="spot_check_percent_range",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.region_id} {self.year}"
 
 
 class Notification(models.Model):

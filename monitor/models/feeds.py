@@ -185,6 +185,18 @@ class Clue(models.Model):
         db_index=False,
         db_constraint=False,
     )
+    # 返贫风险: the household's cleared case whose follow-up period this clue fell in.
+    # Set by the set-based match, like the other links: no per-row constraint check.
+    relapse_of = models.ForeignKey(
+        "monitor.Case",
+        verbose_name="返贫风险（已消除案例）",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="relapse_clues",
+        db_index=False,
+        db_constraint=False,
+    )
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
 
     objects = ClueQuerySet.as_manager()
@@ -214,6 +226,71 @@ class Clue(models.Model):
 
     def __str__(self):
         return f"线索 {self.pk} {self.get_status_display()}"
+
+
+class ClueTransition(models.Model):
+    """线索流转留痕: one step of a clue — dispatched, accepted, verified — from, to, who,
+    when, why. Append-only, like the case trail."""
+
+    clue = models.ForeignKey(Clue, on_delete=models.CASCADE, related_name="transitions")
+    action = models.CharField("操作", max_length=40)
+    from_status = models.CharField("原状态", max_length=24, choices=ClueStatus.choices)
+    to_status = models.CharField("新状态", max_length=24, choices=ClueStatus.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="操作人",
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    actor_role = models.CharField("操作人角色", max_length=24)
+    actor_region = models.CharField("操作人所属区划", max_length=12)
+    at = models.DateTimeField("时间", auto_now_add=True)
+    comment = models.CharField("意见或理由", max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "线索流转记录"
+        ordering = ["clue_id", "at", "id"]
+
+    def __str__(self):
+        return f"{self.clue_id} {self.from_status}→{self.to_status}"
+
+
+class DispatchRound(models.Model):
+    """下发批次: the clues one list (or one screening run) raised in one county, as they
+    reach the county. The county dispatches them to its townships and villages — the whole
+    round at once or clue by clue — or, where it chose automatic dispatch, they go straight
+    down and the round is recorded as dispatched. Its clues are those of `batch` whose
+    village lies in `county`."""
+
+    county = models.ForeignKey(
+        "households.Region", verbose_name="县", on_delete=models.PROTECT, related_name="+"
+    )
+    batch = models.ForeignKey(
+        WarningBatch, verbose_name="来源批次", on_delete=models.PROTECT, related_name="rounds"
+    )
+    clue_count = models.PositiveIntegerField("线索数", default=0)
+    created_at = models.DateTimeField("到达时间", auto_now_add=True)
+    dispatched_at = models.DateTimeField("下发时间", null=True, blank=True)
+    # Empty with a dispatch time: the county's automatic dispatch.
+    dispatched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="下发人",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = verbose_name_plural = "预警下发批次"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "county"], name="one_round_per_batch_county")
+        ]
+        indexes = [models.Index(fields=["county", "created_at"], name="round_county")]
+
+    def __str__(self):
+        return f"{self.county_id} {self.batch_id}"
 
 
 class WarningRow(models.Model):

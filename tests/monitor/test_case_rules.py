@@ -158,7 +158,7 @@ def test_clearance_names_every_unmet_condition(users, family):
     assert "纳入监测未满 6 个月（2026-01-10 纳入）" in problems
     assert "未落实帮扶措施（至少 1 项）" in problems
     assert any("开发式帮扶" in p for p in problems)
-    assert "因病致险须落实健康帮扶、社会帮扶或综合保障措施" in problems
+    assert "因病致险须落实健康帮扶或综合保障（医疗救助、低保、特困供养）措施" in problems
     # The only income on record predates identification: it says nothing about the aid.
     assert "未登记纳入监测以来的收支情况，无法判断收入是否稳定高于监测范围" in problems
     assert "未登记入户核实" in problems
