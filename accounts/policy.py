@@ -66,7 +66,8 @@ class Rule:
     roles: frozenset
     role_message: str
     # The object the action is taken on: "case", "clue", "household", "member", "measure",
-    # "region_record" (departments, thresholds, lines: anything with a region_id), or None.
+    # "round" (a county's 下发批次), "region_record" (departments, thresholds, lines:
+    # anything with a region_id), or None.
     target: str | None = None
     # Returns why the object's state refuses the action, or None when it allows it.
     state: Callable[[object], str | None] | None = None
@@ -110,13 +111,47 @@ def _open_case_state(case) -> str | None:
     return None
 
 
-def _clue_in(status: str, message: str):
+def _follow_up_state(case) -> str | None:
+    """消除后跟踪: a cleared case whose follow-up period has not ended (today inclusive)."""
+    from django.utils import timezone
+
+    from monitor.choices import Status
+
+    if case.status != Status.CLEARED:
+        return f"消除后跟踪走访须在「风险已消除」状态办理，当前为「{case.get_status_display()}」"
+    if case.follow_up_until is None or case.follow_up_until < timezone.localdate():
+        return "该户不在消除后跟踪期内（跟踪期已结束），不能登记跟踪走访"
+    return None
+
+
+def _household_open(household) -> str | None:
+    # 销户: the file is kept, nothing new is filed on it.
+    if household.closed_on is not None:
+        return "该户已销户，不能登记监测对象"
+    return None
+
+
+def _member_in_register(member) -> str | None:
+    from households.choices import LifeStatus
+
+    if member.life_status == LifeStatus.IN_REGISTER:
+        return None
+    return f"该成员已登记为「{member.get_life_status_display()}」，不能再变更成员状态"
+
+
+def _clue_in(statuses, message: str):
     def check(clue) -> str | None:
-        if clue.status == status:
+        if clue.status in statuses:
             return None
         return f"线索当前为「{clue.get_status_display()}」，{message}"
 
     return check
+
+
+def _round_pending(dispatch_round) -> str | None:
+    if dispatch_round.dispatched_at is None:
+        return None
+    return f"该批次已于 {dispatch_round.dispatched_at:%Y-%m-%d %H:%M} 下发，不能重复下发"
 
 
 # --- the rules -------------------------------------------------------------------------
@@ -128,7 +163,8 @@ PEOPLE = frozenset({V, T, C})
 @cache
 def rules() -> dict[str, Rule]:
     """Built on first use: the workflow table lives in monitor, which imports this module."""
-    from monitor.choices import MONITORED_STATUSES, ClueStatus, Status
+    from monitor.choices import MONITORED_STATUSES, Status
+    from monitor.feeds.clue_workflow import CLUE_REFUSALS, CLUE_STEPS
     from monitor.workflow import STEPS
 
     table = [
@@ -147,6 +183,17 @@ def rules() -> dict[str, Rule]:
             REGISTRY_EDITORS,
             "您的角色只能查看，不能修改农户登记信息。",
             target="household",
+        ),
+        # 成员状态 (在册 / 死亡 / 户籍迁出): kept like the register; a member already gone
+        # from it has nothing left to change.
+        Rule(
+            "member.life_status",
+            "成员状态变更",
+            REGISTRY_EDITORS,
+            "成员状态由村干部或乡镇审核人登记",
+            target="member",
+            state=_member_in_register,
+            state_status=http.HTTP_400_BAD_REQUEST,
         ),
         Rule(
             "member.reveal",
@@ -168,6 +215,8 @@ def rules() -> dict[str, Rule]:
             REGISTRY_EDITORS,
             "监测对象由村干部登记（乡镇可代为登记农户申报）",
             target="household",
+            state=_household_open,
+            state_status=http.HTTP_400_BAD_REQUEST,
         ),
         Rule(
             "case.edit",
@@ -196,6 +245,45 @@ def rules() -> dict[str, Rule]:
             state=_case_in({Status.MONITORING}, "风险消除材料"),
             state_status=http.HTTP_400_BAD_REQUEST,
         ),
+        # 乡村两级入户 and the county's re-visit: township and county staff visit a case
+        # while it is with them (identification: reported, passed by the township) or in
+        # monitoring and its clearance (monitor/identification.py picks the stage).
+        Rule(
+            "case.official_visit",
+            "乡镇/县级入户核实",
+            frozenset({T, C}),
+            "乡镇、县级入户核实由乡镇审核人或县级审定人登记",
+            target="case",
+            state=_case_in(
+                [
+                    Status.REPORTED,
+                    Status.TOWNSHIP_APPROVED,
+                    Status.MONITORING,
+                    Status.CLEARANCE_PROPOSED,
+                    Status.CLEARANCE_TOWNSHIP_APPROVED,
+                ],
+                "乡镇/县级入户核实",
+            ),
+            state_status=http.HTTP_400_BAD_REQUEST,
+        ),
+        # 县级抽查: the county draws its sample among its own reported cases (no one target).
+        Rule(
+            "case.spot_check_draw",
+            "县级抽查",
+            frozenset({C}),
+            "县级抽查由县级审定人发起",
+        ),
+        # 动态调整: the village proposes a change of a monitored case's category and risks;
+        # the township confirms it (a step of the case workflow, monitor/workflow.py).
+        Rule(
+            "case.adjustment_propose",
+            "提出动态调整",
+            frozenset({V}),
+            "动态调整由村干部提出、乡镇确认",
+            target="case",
+            state=_case_in({Status.MONITORING}, "动态调整"),
+            state_status=http.HTTP_400_BAD_REQUEST,
+        ),
         Rule(
             "case.monthly_visit",
             "登记月排查走访",
@@ -203,6 +291,15 @@ def rules() -> dict[str, Rule]:
             "此项由村干部登记",
             target="case",
             state=_case_in(sorted(MONITORED_STATUSES), "月排查走访"),
+            state_status=http.HTTP_400_BAD_REQUEST,
+        ),
+        Rule(
+            "case.follow_up_visit",
+            "登记消除后跟踪走访",
+            frozenset({V}),
+            "此项由村干部登记",
+            target="case",
+            state=_follow_up_state,
             state_status=http.HTTP_400_BAD_REQUEST,
         ),
         Rule(
@@ -230,23 +327,7 @@ def rules() -> dict[str, Rule]:
             state=_open_case_state,
             state_status=http.HTTP_400_BAD_REQUEST,
         ),
-        # Clues.
-        Rule(
-            "clue.verify",
-            "核实反馈",
-            frozenset({V}),
-            "预警线索由村干部入户核实并反馈",
-            target="clue",
-            state=_clue_in(ClueStatus.VERIFYING, "不能反馈核实结果"),
-        ),
-        Rule(
-            "clue.accept",
-            "乡镇受理",
-            frozenset({T}),
-            "农户自主申报由乡镇受理",
-            target="clue",
-            state=_clue_in(ClueStatus.PENDING_ACCEPTANCE, "无需受理"),
-        ),
+        # Clues (their workflow steps are generated from CLUE_STEPS below).
         Rule(
             "clue.reveal_applicant",
             "查看申报人完整号码",
@@ -256,6 +337,22 @@ def rules() -> dict[str, Rule]:
         ),
         Rule("screening.run", "运行数据筛查", frozenset({T, C}), "数据筛查由县、乡镇发起"),
         Rule("batches.read", "查看部门推送批次", frozenset({T, C}), "部门推送批次由县、乡镇查看"),
+        # 下发批次: the county reads its rounds and dispatches them (a round is scoped by its
+        # county: county staff of that county, and staff above it).
+        Rule(
+            "rounds.read",
+            "查看预警下发批次",
+            frozenset({C}),
+            "预警下发批次由县级审定人查看和下发",
+        ),
+        Rule(
+            "round.dispatch",
+            "下发整批线索",
+            frozenset({C}),
+            "预警下发批次由县级审定人查看和下发",
+            target="round",
+            state=_round_pending,
+        ),
         # Departments' machine accounts.
         Rule("feed.push", "推送预警名单", frozenset({D}), "仅行业部门接口账号可推送预警名单。"),
         # Administration: county staff in their county, the administrator anywhere.
@@ -284,10 +381,48 @@ def rules() -> dict[str, Rule]:
             anywhere_roles=frozenset({ADMIN}),
         ),
         Rule(
+            "region_policy.manage",
+            "维护本地时限与规则",
+            frozenset({C, ADMIN}),
+            "本地时限与规则由县级审定人（本县）或系统管理员维护",
+            target="region_record",
+            anywhere_roles=frozenset({ADMIN}),
+        ),
+        # 防贫保险: the county (or the administrator) keeps the policies; staff of the
+        # region enrol households; townships and counties record and pay claims.
+        Rule(
+            "insurance.manage",
+            "维护防贫保险",
+            frozenset({C, ADMIN}),
+            "防贫保险由县级审定人（本县）或系统管理员维护",
+            target="region_record",
+            anywhere_roles=frozenset({ADMIN}),
+        ),
+        Rule(
+            "insurance.enrol",
+            "登记防贫保险参保",
+            PEOPLE,
+            "防贫保险参保由村、乡镇或县级工作人员登记",
+            target="household",
+        ),
+        Rule(
+            "insurance.claim",
+            "登记防贫保险理赔",
+            frozenset({T, C}),
+            "防贫保险理赔由乡镇或县级工作人员登记",
+            target="household",
+        ),
+        Rule(
             "measure_category.manage",
             "维护帮扶措施类别",
             frozenset({ADMIN}),
             "仅系统管理员可执行此操作。",
+        ),
+        Rule(
+            "cross_check_item.manage",
+            "维护信息比对事项",
+            frozenset({ADMIN}),
+            "仅系统管理员可维护信息比对事项。",
         ),
         Rule("audit.read", "查看审计日志", frozenset({A}), "仅审计管理员可查看审计日志。"),
         Rule("users.manage", "管理用户账号", frozenset({ADMIN}), "仅系统管理员可管理用户账号。"),
@@ -304,6 +439,19 @@ def rules() -> dict[str, Rule]:
                 state=_step_state(step),
             )
         )
+    # The clue workflow likewise, with its own words for the role and the state.
+    for step in CLUE_STEPS:
+        role_message, state_message = CLUE_REFUSALS[step.action]
+        table.append(
+            Rule(
+                f"clue.{step.action}",
+                step.label,
+                step.roles,
+                role_message,
+                target="clue",
+                state=_clue_in(step.sources, state_message),
+            )
+        )
     return {rule.action: rule for rule in table}
 
 
@@ -316,7 +464,7 @@ def _step_state(step):
         from monitor.choices import Status
 
         if case.status in step.sources:
-            return None
+            return step.guard(case) if step.guard is not None else None
         wanted = "、".join(Status(source).label for source in step.sources)
         return (
             f"当前状态为「{case.get_status_display()}」，不能执行「{step.label}」"
@@ -348,6 +496,8 @@ def region_code_of(obj) -> str:
         return obj.household.village_id
     if label == "monitor.Clue":
         return obj.village_id
+    if label == "monitor.DispatchRound":
+        return obj.county_id
     if label == "interventions.MeasureRecord":
         return obj.case.household.village_id
     region_id = getattr(obj, "region_id", None)

@@ -229,6 +229,9 @@ SPECTACULAR_SETTINGS = {
         "MeasureStatusEnum": "interventions.models.MeasureStatus",
         "HouseholdKindEnum": "households.choices.HouseholdKind",
         "ClueOutcomeEnum": "monitor.choices.ClueOutcome",
+        "ClueStatusEnum": "monitor.choices.ClueStatus",
+        "ClueChannelEnum": "monitor.choices.ClueChannel",
+        "CaseChannelEnum": "monitor.choices.Channel",
         "RowOutcomeEnum": "monitor.choices.RowOutcome",
         "RiskTypeEnum": "monitor.choices.RISK_TYPES",
     },
@@ -260,6 +263,11 @@ CELERY_BEAT_SCHEDULE = {
     "monthly-visits": {
         "task": "monitor.flag_missing_monthly_visits",
         # Daily: the job looks at the previous month and raises each flag once.
+        "schedule": 24 * 3600.0,
+    },
+    "follow-up-visits": {
+        "task": "monitor.flag_missing_follow_up_visits",
+        # Daily: the job looks at the previous quarter and raises each flag once.
         "schedule": 24 * 3600.0,
     },
 }

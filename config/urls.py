@@ -7,9 +7,14 @@ from rest_framework.routers import DefaultRouter
 from accounts.api.views import AuditEventViewSet, MeView
 from accounts.forms import LoginForm
 from households.api import views as household_api
+from interventions.api import insurance as insurance_api
 from interventions.api import views as interventions_api
 from monitor.api import feeds as feeds_api
+from monitor.api import follow_up as follow_up_api
+from monitor.api import identification as identification_api
+from monitor.api import region_policies as region_policies_api
 from monitor.api import views as monitor_api
+from monitor.pages import identification as identification_pages
 from monitor.views import self_application_page
 
 router = DefaultRouter()
@@ -24,11 +29,33 @@ router.register("registry-imports", household_api.RegistryImportViewSet, basenam
 router.register("cases", monitor_api.CaseViewSet, basename="case")
 router.register("feeds/batches", feeds_api.WarningBatchViewSet, basename="warning-batch")
 router.register("clues", feeds_api.ClueViewSet, basename="clue")
+router.register("dispatch-rounds", feeds_api.DispatchRoundViewSet, basename="dispatch-round")
 router.register("screening-runs", feeds_api.ScreeningRunViewSet, basename="screening-run")
 router.register("self-applications", feeds_api.SelfApplicationViewSet, basename="self-application")
+router.register(
+    "self-applications/lookup",
+    identification_api.SelfApplicationLookupViewSet,
+    basename="self-application-lookup",
+)
+router.register(
+    "cross-check-items", identification_api.CrossCheckItemViewSet, basename="cross-check-item"
+)
+router.register("announcements", identification_api.AnnouncementViewSet, basename="announcement")
+router.register("spot-checks", identification_api.SpotCheckViewSet, basename="spot-check")
 router.register("overdue-items", monitor_api.OverdueItemViewSet, basename="overdue-item")
 router.register("notifications", monitor_api.NotificationViewSet, basename="notification")
 router.register("measures", interventions_api.MeasureRecordViewSet, basename="measure")
+router.register("follow-ups", follow_up_api.FollowUpViewSet, basename="follow-up")
+router.register(
+    "region-policies", region_policies_api.RegionPolicyViewSet, basename="region-policy"
+)
+router.register(
+    "insurance-policies", insurance_api.InsurancePolicyViewSet, basename="insurance-policy"
+)
+router.register(
+    "insurance-enrolments", insurance_api.InsuranceEnrolmentViewSet, basename="insurance-enrolment"
+)
+router.register("insurance-claims", insurance_api.InsuranceClaimViewSet, basename="insurance-claim")
 router.register(
     "measure-categories", interventions_api.MeasureCategoryViewSet, basename="measure-category"
 )
@@ -46,11 +73,13 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("apply/", self_application_page, name="self-application"),
+    path("apply/lookup/", identification_pages.self_application_lookup_page, name="apply-lookup"),
     # The web application: one module of routes per area.
     path("", include("accounts.page_urls")),
     path("", include("monitor.pages.urls")),
     path("", include("households.page_urls")),
     path("", include("monitor.pages.clue_urls")),
+    path("", include("interventions.page_urls")),
     path("manage/", include("monitor.pages.administration_urls")),
     path("admin/", admin.site.urls),
     path("api/me/", MeView.as_view(), name="me"),

@@ -317,10 +317,10 @@ def import_members(
     for chunk in _chunks(table.rows, CHUNK):
         numbers = {row.values.get("household", "") for row in chunk}
         households = {
-            number: (pk, village)
-            for number, pk, village in Household.objects.filter(number__in=numbers).values_list(
-                "number", "id", "village_id"
-            )
+            number: (pk, village, closed_on)
+            for number, pk, village, closed_on in Household.objects.filter(
+                number__in=numbers
+            ).values_list("number", "id", "village_id", "closed_on")
         }
         batch: dict[str, tuple[int, Member]] = {}
         for row in chunk:
@@ -417,6 +417,9 @@ def _member_from_row(
         raise RowError("household", "户编号不能为空")
     if number not in households or _outside_scope(households[number][1], scope_prefix):
         raise RowError("household", f"户编号 {number} 未登记（请先导入农户表）")
+    if households[number][2] is not None:
+        # 销户: the file is kept as it was; nothing new is registered on it.
+        raise RowError("household", f"户编号 {number} 已销户，不能登记或修改成员")
     name = values.get("name", "")
     if not name:
         raise RowError("name", "姓名不能为空")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from households import views
+from households import life_pages, views
 
 urlpatterns = [
     path("households/", views.HouseholdListPage.as_view(), name="household-list-page"),
@@ -10,6 +10,11 @@ urlpatterns = [
         "households/<int:pk>/members/<int:member_pk>/reveal/",
         views.member_reveal_page,
         name="member-reveal-page",
+    ),
+    path(
+        "households/<int:pk>/members/<int:member_pk>/life-status/",
+        life_pages.member_life_status_page,
+        name="member-life-status-page",
     ),
 ]
 urlpatterns += [

@@ -13,8 +13,9 @@ from accounts import policy
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
 from households import pii
-from households.choices import RegionLevel, Relation
+from households.choices import LifeStatus, RegionLevel, Relation
 from households.idnumber import IdNumberError, parse_id_number
+from households.life import household_closed_check
 from households.models import Household, IncomeRecord, Member, MonitoringLine, Region
 
 _FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９＋－", "0123456789+-")
@@ -138,6 +139,7 @@ def _check_one_head(member: Member) -> None:
 def member_create(
     *, household: Household, id_number: str, phone: str = "", by=None, **fields
 ) -> Member:
+    household_closed_check(household, "登记新成员")
     member = Member(household=household, **fields)
     member_prepare(member, id_number=id_number, phone=phone)
     _check_unique_id(member)
@@ -269,12 +271,14 @@ def income_record_save(
     **amounts: Decimal,
 ) -> IncomeRecord:
     """Create or replace the record for one 12-month period. Household size defaults to the
-    number of registered members."""
+    number of members in the register."""
     if by is not None:
         policy.require(by, "household.edit", household)
+    household_closed_check(household, "录入收支")
     period_end = period_end or date(year, 12, 31)
     if household_size is None:
-        household_size = household.members.count()
+        # Those who live there: a member who died or moved out is no longer counted.
+        household_size = household.members.filter(life_status=LifeStatus.IN_REGISTER).count()
     if household_size < 1:
         raise ValidationError({"household_size": "家庭人口至少为1人（请先登记家庭成员）"})
     record = IncomeRecord.objects.filter(household=household, period_end=period_end).first()

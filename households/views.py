@@ -24,7 +24,9 @@ from households.models import Household, IncomeRecord, Member, RegistryImport
 from households.selectors import households_for, search_households
 from households.services import REVEALABLE_FIELDS, income_record_save, member_reveal
 from households.tabular import TabularError
+from interventions.insurance import insurance_timeline
 from interventions.models import MeasureRecord
+from interventions.pages import household_insurance_context
 from monitor.choices import CLOSED_STATUSES
 from monitor.models import Case, HomeVisit, MonthlyVisit
 from monitor.selectors import household_timeline
@@ -104,11 +106,17 @@ def household_page(request, pk: int):
         "monthly_visits": MonthlyVisit.objects.filter(case__household=household).order_by(
             "-visited_on"
         ),
-        "timeline": household_timeline(household),
+        # A paid 防贫保险 claim (and the enrolment and claim before it) on the one timeline.
+        "timeline": sorted(
+            household_timeline(household) + insurance_timeline(household),
+            key=lambda event: event["when"],
+            reverse=True,
+        ),
         "can_file": open_case is None and policy.allows(request.user, "case.file", household),
         "can_reveal": policy.allows(request.user, "member.reveal"),
         "reveal_form": RevealForm(),
     }
+    context.update(household_insurance_context(request.user, household), today=today)
     return render(request, "households/household_page.html", context)
 
 

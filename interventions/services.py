@@ -99,3 +99,45 @@ def aid_plan_save(
             ]
         )
     return plan
+
+
+MEASURE_CATEGORY_MANAGE = "measure_category.manage"
+
+
+@transaction.atomic
+def measure_categories_set(*, by, developmental: set[str], covers_illness: set[str]) -> list[str]:
+    """Which categories are developmental (开发式: a household that can work needs one
+    before clearance) and which count as cover of an illness risk (因病: 健康帮扶, 综合保障 —
+    not 社会帮扶). Data the administrator keeps; each change is audited. Returns the codes
+    of the categories that changed."""
+    from accounts.audit import audit_record
+    from accounts.choices import AuditAction
+
+    policy.require(by, MEASURE_CATEGORY_MANAGE)
+    categories = list(MeasureCategory.objects.select_for_update().order_by("sort_order", "code"))
+    unknown = (set(developmental) | set(covers_illness)) - {c.code for c in categories}
+    if unknown:
+        raise ValidationError({"categories": "未知的措施类别：" + "、".join(sorted(unknown))})
+    changed = []
+    for category in categories:
+        before = {
+            "developmental": category.developmental,
+            "covers_illness": category.covers_illness,
+        }
+        after = {
+            "developmental": category.code in developmental,
+            "covers_illness": category.code in covers_illness,
+        }
+        if after == before:
+            continue
+        category.developmental = after["developmental"]
+        category.covers_illness = after["covers_illness"]
+        category.save(update_fields=["developmental", "covers_illness"])
+        audit_record(
+            actor=by,
+            action=AuditAction.UPDATE,
+            obj=category,
+            detail={"before": before, "after": after},
+        )
+        changed.append(category.code)
+    return changed

@@ -1,9 +1,12 @@
 """Deadlines of the identification procedure and the daily sweep that flags overdue steps.
 
-Clocks (settings.MONITOR): the township accepts a self-application within 2 days; the
-village verifies at home within 5 working days of the finding; the county decides within 15
-days of the finding, the notice included. Working days skip weekends and configured holidays
-(adjusted working weekends, 调休, are not modelled).
+Clocks (the village's local rules of the year, monitor/regional.py; by default
+settings.MONITOR): the township accepts a self-application within 2 days; the village
+verifies at home within 5 working days of the finding; the county decides within 15 days of
+the finding, the notice included. Working days skip weekends and configured holidays
+(adjusted working weekends, 调休, are not modelled). The sweeps flag overdue steps, missing
+monthly visits, cases without aid, and households in follow-up after clearance (消除后跟踪)
+without their quarterly visit.
 """
 
 from datetime import date, timedelta
@@ -21,8 +24,10 @@ from monitor.choices import (
     DeadlineStep,
     NotificationKind,
     Status,
+    VisitKind,
 )
 from monitor.models import Case, Deadline, MonthlyVisit, Notification
+from monitor.regional import local_rules
 
 ROLE_OF_LEVEL = {
     RegionLevel.VILLAGE: Role.VILLAGE_CADRE,
@@ -42,21 +47,22 @@ def add_workdays(start: date, days: int) -> date:
 
 
 def deadlines_open(case: Case) -> None:
-    """Create the clocks of a newly filed case."""
-    rules = settings.MONITOR
+    """Create the clocks of a newly filed case: the local rules of its village for the year
+    of the finding (a county that shortened its clocks has them here), else the defaults."""
     found = case.found_on
+    rules = local_rules(case.household.village_id, found.year)
     rows = [
         Deadline(
             case=case,
             step=DeadlineStep.VILLAGE_VERIFICATION,
             responsible_level=RegionLevel.VILLAGE,
-            due_on=add_workdays(found, rules["VILLAGE_VERIFICATION_WORKDAYS"]),
+            due_on=add_workdays(found, rules["village_verification_workdays"]),
         ),
         Deadline(
             case=case,
             step=DeadlineStep.IDENTIFICATION,
             responsible_level=RegionLevel.COUNTY,
-            due_on=found + timedelta(days=rules["IDENTIFICATION_DAYS"]),
+            due_on=found + timedelta(days=rules["identification_days"]),
         ),
     ]
     if case.channel == Channel.SELF_APPLICATION and case.status == Status.APPLIED:
@@ -65,7 +71,7 @@ def deadlines_open(case: Case) -> None:
                 case=case,
                 step=DeadlineStep.TOWNSHIP_ACCEPTANCE,
                 responsible_level=RegionLevel.TOWNSHIP,
-                due_on=found + timedelta(days=rules["SELF_APPLICATION_ACCEPT_DAYS"]),
+                due_on=found + timedelta(days=rules["self_application_accept_days"]),
             )
         )
     # A step already on record (met before a reschedule) is kept as it is.
@@ -146,7 +152,8 @@ def mark_overdue_clues(today: date) -> dict:
         late = list(
             Clue.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(overdue_since__isnull=True, due_on__lt=today)
-            .exclude(status=ClueStatus.CLOSED)
+            # Waiting for the county's dispatch: the village's clock has not started.
+            .exclude(status__in=(ClueStatus.CLOSED, ClueStatus.PENDING_DISPATCH))
             .select_related("household")
         )
         notes = []
@@ -192,7 +199,10 @@ def month_bounds(day: date) -> tuple[date, date]:
 def flag_missing_monthly_visits(month: date) -> dict:
     """月排查: every case in monitoring for the whole of `month` needs a visit in it."""
     first, last = month_bounds(month)
-    visited = MonthlyVisit.objects.filter(visited_on__range=(first, last)).values("case_id")
+    # Only monthly visits: a follow-up visit after clearance (kind follow_up) is not one.
+    visited = MonthlyVisit.objects.filter(
+        kind=VisitKind.MONTHLY, visited_on__range=(first, last)
+    ).values("case_id")
     missing = (
         # Identified on the 1st: in monitoring the whole month, so visited in it too.
         Case.objects.filter(status__in=MONITORED_STATUSES, identified_on__lte=first)
@@ -245,3 +255,49 @@ def flag_cases_without_measures(today: date) -> dict:
             )
         )
     return {"flagged": len(notes) // 2, "notifications": _notify(notes)}
+
+
+def flag_missing_follow_up_visits(quarter_day: date) -> dict:
+    """消除后跟踪: every case in its follow-up period for the whole quarter of `quarter_day`
+    (cleared by the quarter's first day, followed up to its last) needs a follow-up visit
+    in it. The village is told, and the township above it; each once per case and quarter."""
+    from monitor.follow_up import Quarter
+
+    quarter = Quarter.of(quarter_day)
+    visited = MonthlyVisit.objects.filter(
+        kind=VisitKind.FOLLOW_UP, visited_on__range=(quarter.first, quarter.last)
+    ).values("case_id")
+    missing = (
+        Case.objects.filter(
+            status=Status.CLEARED,
+            cleared_on__lte=quarter.first,
+            follow_up_until__gte=quarter.last,
+        )
+        .exclude(pk__in=visited)
+        .select_related("household")
+    )
+    notes = []
+    for case in missing.iterator(chunk_size=2000):
+        village = case.household.village_id
+        text = f"{case.household.number} {quarter.label}未登记消除后跟踪走访"
+        notes.append(
+            Notification(
+                region_id=village,
+                role=Role.VILLAGE_CADRE,
+                case=case,
+                kind=NotificationKind.MISSING_FOLLOW_UP_VISIT,
+                message=text,
+                key=f"follow-up:{case.pk}:{quarter.key}",
+            )
+        )
+        notes.append(
+            Notification(
+                region_id=region_code_at(village, RegionLevel.TOWNSHIP),
+                role=Role.TOWNSHIP_REVIEWER,
+                case=case,
+                kind=NotificationKind.MISSING_FOLLOW_UP_VISIT,
+                message="下级" + text,
+                key=f"follow-up-up:{case.pk}:{quarter.key}",
+            )
+        )
+    return {"missing": len(notes) // 2, "notifications": _notify(notes)}

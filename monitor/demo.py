@@ -2,6 +2,7 @@
 the same services and workflow the users go through, dated relative to today."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.core.files.base import ContentFile
 from django.utils import timezone
@@ -9,12 +10,15 @@ from django.utils import timezone
 from accounts.models import User
 from households.choices import ABLE_TO_WORK, HouseholdKind
 from households.models import Household
+from households.services import income_record_save
 from interventions.models import MeasureCategory
 from interventions.services import aid_plan_save, measure_record_create
 from monitor import services
-from monitor.choices import AppraisalResult, Category, Channel
+from monitor.adjustments import adjustment_propose
+from monitor.choices import AppraisalResult, Category, Channel, CrossCheckResult
 from monitor.deadlines import mark_overdue
-from monitor.models import Case
+from monitor.identification import cross_check_record
+from monitor.models import Case, CrossCheckItem
 from monitor.workflow import case_transition
 
 SCAN = b"%PDF-1.4\n% demo consent scan\n"
@@ -41,6 +45,27 @@ def _procedure(case: Case, cadre: User, day) -> None:
     )
     services.consent_record(
         case=case, by=cadre, signed_on=day, scan=ContentFile(SCAN, name="consent.pdf")
+    )
+    # 收入测算 of the 12 months before the finding (sudden cases: heavy medical bills) and
+    # 信息比对 against the negative list: both asked by the report.
+    size = case.household.members.count()
+    income_record_save(
+        household=case.household,
+        year=case.found_on.year,
+        period_end=case.found_on,
+        by=cadre,
+        wage_income=Decimal(4000 * size),
+        medical_expense=Decimal(3000 * size),
+    )
+    cross_check_record(
+        case=case,
+        by=cadre,
+        checked_on=day,
+        findings=[
+            {"item": code, "result": CrossCheckResult.CLEAR}
+            for code in CrossCheckItem.objects.filter(active=True).values_list("code", flat=True)
+        ],
+        note="县乡村振兴局比对财政供养、车辆、房产、工商登记数据",
     )
     services.appraisal_record(
         case=case,
@@ -97,7 +122,17 @@ def demo_cases_load() -> list[str]:
     aid_plan_save(
         case=case, by=cadre, summary="健康帮扶兜底，产业帮扶增收", responsible_person="驻村第一书记"
     )
-    lines.append(f"{household.number} 脱贫不稳定户 监测帮扶中")
+    # 动态调整 waiting for the township: the monthly visit found the spouse now cares for
+    # the sick head full time.
+    adjustment_propose(
+        case=case,
+        by=cadre,
+        category=Category.UNSTABLE,
+        risk_codes=["01", "04"],
+        main_risk="01",
+        reason="月排查走访发现配偶需全职照料户主，家中缺劳动力",
+    )
+    lines.append(f"{household.number} 脱贫不稳定户 监测帮扶中（动态调整待乡镇确认）")
 
     found = today - timedelta(days=3)
     household = _household("630121100201", HouseholdKind.ORDINARY)
@@ -182,17 +217,64 @@ def demo_cases_load() -> list[str]:
         awaiting_acceptance=True,
     )
     lines.append(f"{household.number} 农户自主申报 待乡镇受理（已超期）")
+    lines += _demo_insurance(today, county, township)
     mark_overdue(today)
     return lines
 
 
+def _demo_insurance(today, county: User, township: User) -> list[str]:
+    """防贫保险: the county's policy of the year, every 脱贫户 and monitored household
+    enrolled, and one claim paid to the monitored household of 东关村."""
+    from households.models import Region
+    from interventions.insurance import (
+        insurance_claim_pay,
+        insurance_claim_record,
+        insurance_enrol,
+        insurance_policy_save,
+    )
+    from interventions.models import InsuranceCoverage, InsuranceEnrolment
+
+    insurance = insurance_policy_save(
+        by=county,
+        region=Region.objects.get(code="630121000000"),
+        year=today.year,
+        insurer="中国人民财产保险股份有限公司大通支公司",
+        coverage=InsuranceCoverage.LIFTED_AND_MONITORED,
+        trigger_line=Decimal("8000"),
+        premium_per_person=Decimal("50"),
+        note="县财政统一投保",
+    )
+    enrolled = insurance_enrol(policy=insurance, by=county)
+    enrolment = (
+        InsuranceEnrolment.objects.filter(
+            policy=insurance, household__village_id="630121100201", household__is_monitored=True
+        )
+        .order_by("household__number")
+        .first()
+    )
+    paid = 0
+    if enrolment is not None:
+        claim = insurance_claim_record(
+            enrolment=enrolment,
+            by=township,
+            claimed_on=max(today - timedelta(days=20), today.replace(month=1, day=1)),
+            reason="户主住院，医疗自付后家庭人均纯收入低于理赔触发线",
+        )
+        insurance_claim_pay(claim=claim, by=township, amount_paid=Decimal("5000"), paid_on=today)
+        paid = 1
+    return [f"防贫保险 {insurance.insurer}：参保 {enrolled} 户，赔付 {paid} 笔"]
+
+
 def demo_feed_load() -> str | None:
-    """The sample medical-insurance list, pushed as the demo department would push it."""
+    """The sample medical-insurance list, pushed as the demo department would push it, in
+    two monthly lists: the county has sent the first list's clues down to the villages
+    (下发批次), the second waits for its dispatch."""
     from pathlib import Path
 
+    from monitor.feeds.dispatch import round_dispatch
     from monitor.feeds.intake import receive_file
     from monitor.feeds.matching import process_batch
-    from monitor.models import Department, WarningBatch
+    from monitor.models import Department, DispatchRound, WarningBatch
 
     department = Department.objects.first()
     if department is None or WarningBatch.objects.exists():
@@ -204,18 +286,31 @@ def demo_feed_load() -> str | None:
         / "demo"
         / ("warnings_medical.csv")
     )
-    received = receive_file(
-        department=department,
-        batch_key="演示-医保-2026-10",
-        data=path.read_bytes(),
-        file_name=path.name,
-        max_bytes=10 * 1024 * 1024,
-    )
-    # Processed here and now, broker or not (a queued copy of the work finds it done).
-    process_batch(received.batch.pk)
-    batch = WarningBatch.objects.get(pk=received.batch.pk)
+    header, *rows = path.read_text("utf-8").splitlines()
+    half = len(rows) // 2
+    batches = []
+    for key, part in (("演示-医保-2026-09", rows[:half]), ("演示-医保-2026-10", rows[half:])):
+        received = receive_file(
+            department=department,
+            batch_key=key,
+            data=("\n".join([header, *part]) + "\n").encode("utf-8"),
+            file_name=path.name,
+            max_bytes=10 * 1024 * 1024,
+        )
+        # Processed here and now, broker or not (a queued copy of the work finds it done).
+        process_batch(received.batch.pk)
+        batches.append(WarningBatch.objects.defer("payload").get(pk=received.batch.pk))
+    county = User.objects.get(username="xian_datong")
+    first = DispatchRound.objects.filter(batch=batches[0], county_id=county.region_id).first()
+    sent = round_dispatch(round_id=first.pk, by=county).sent if first else 0
+    waiting = DispatchRound.objects.filter(batch=batches[1], dispatched_at__isnull=True)
+    counts = ("rows_total", "rows_new_clue", "rows_merged", "rows_attached", "rows_not_found")
+    total = {name: sum(getattr(batch, name) for batch in batches) for name in counts}
+    total["rows_invalid"] = sum(batch.rows_invalid for batch in batches)
     return (
-        f"{department.name} 推送 {batch.rows_total} 行：新线索 {batch.rows_new_clue}，"
-        f"并入 {batch.rows_merged + batch.rows_attached}，未在登记库 {batch.rows_not_found}，"
-        f"无效 {batch.rows_invalid}"
+        f"{department.name} 推送 {total['rows_total']} 行（两批）：新线索 "
+        f"{total['rows_new_clue']}，并入 {total['rows_merged'] + total['rows_attached']}，"
+        f"未在登记库 {total['rows_not_found']}，无效 {total['rows_invalid']}；"
+        f"第一批 {sent} 条线索已由县级下发到村，第二批 "
+        f"{sum(r.clue_count for r in waiting)} 条待县级下发"
     )

@@ -44,7 +44,10 @@ class Step:
     that changes the object's facts, not its state). `role` is one role or a frozenset.
     `prepare` reads and checks the step's input before the preconditions are read (it may
     set fields on the locked object); `check` returns the unmet preconditions; `effect`
-    does the step's other writes after they are met."""
+    does the step's other writes after they are met. `guard(obj)` says why the object's
+    state refuses the step beyond its status (a confirmation with nothing to confirm, the
+    closure of a household that is not closed), or None: the policy answers it as the
+    state (409), so no page offers the step and the API's `actions` do not list it."""
 
     action: str
     label: str
@@ -55,6 +58,7 @@ class Step:
     check: Callable | None = None
     effect: Callable | None = None
     prepare: Callable | None = None
+    guard: Callable | None = None
 
     @property
     def sources(self) -> tuple:

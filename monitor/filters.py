@@ -17,12 +17,16 @@ class CaseFilter(django_filters.FilterSet):
     risk_type = django_filters.ChoiceFilter(
         choices=RISK_TYPES, method="filter_risk_type", label="风险类型代码（02 含其下各类灾害）"
     )
+    main_risk = django_filters.ChoiceFilter(choices=RISK_TYPES, label="主要风险类型代码")
     region = django_filters.CharFilter(method="filter_region", label="区划代码（含下级）")
     overdue = django_filters.BooleanFilter(method="filter_overdue", label="是否超期")
     without_measure = django_filters.BooleanFilter(
         method="filter_without_measure", label="是否尚无帮扶措施"
     )
     green_channel = django_filters.BooleanFilter(label="绿色通道")
+    is_relapse = django_filters.BooleanFilter(
+        field_name="relapse_of", lookup_expr="isnull", exclude=True, label="是否返贫"
+    )
     household = IdFilter(field_name="household_id", label="农户ID")
 
     class Meta:
@@ -32,10 +36,12 @@ class CaseFilter(django_filters.FilterSet):
             "category",
             "channel",
             "risk_type",
+            "main_risk",
             "region",
             "overdue",
             "without_measure",
             "green_channel",
+            "is_relapse",
             "household",
         ]
 

@@ -6,8 +6,16 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 
 from interventions.models import MeasureCategory, MeasureRecord
-from monitor.choices import MAX_RISK_TYPES, RISK_TYPES, Category, Channel, ClearanceKind
-from monitor.models import Appraisal, HomeVisit, MonthlyVisit, PublicNotice
+from monitor.choices import (
+    MAX_RISK_TYPES,
+    RISK_TYPES,
+    Category,
+    Channel,
+    ClearanceKind,
+    CrossCheckResult,
+    NaturalReason,
+)
+from monitor.models import Appraisal, CrossCheckItem, HomeVisit, MonthlyVisit, PublicNotice
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 MAX_SMALL_INTEGER = 32767
@@ -41,6 +49,12 @@ class CaseFileForm(ChineseForm):
     )
     risk_codes = forms.MultipleChoiceField(
         label="风险类型（1至5项）", choices=RISK_TYPES, widget=forms.CheckboxSelectMultiple
+    )
+    main_risk = forms.ChoiceField(
+        label="主要风险",
+        choices=[("", "（默认为所选的第一项）"), *RISK_TYPES],
+        required=False,
+        help_text="须是所选风险类型之一",
     )
     found_on = forms.DateField(label="发现风险日期")
     channel = forms.ChoiceField(
@@ -77,6 +91,54 @@ class TransitionForm(ChineseForm):
         widget=forms.RadioSelect,
         required=False,
     )
+    # 自然消除: why the risk went away and its evidence (the workflow checks them by field).
+    natural_reason = forms.ChoiceField(
+        label="自然消除原因",
+        choices=[("", "请选择"), *NaturalReason.choices],
+        required=False,
+    )
+    natural_member_id = forms.TypedChoiceField(
+        label="致险成员（致险成员去世时必选）",
+        coerce=int,
+        choices=[("", "请选择")],
+        required=False,
+        empty_value=None,
+    )
+    natural_evidence = forms.CharField(
+        label="自然消除依据",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=500,
+        required=False,
+        help_text="如死亡证明、康复诊断、户籍迁出证明，不少于 4 个字",
+    )
+
+    def __init__(self, *args, members=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        # The household's members, those who left the register marked (a death is chosen
+        # among them).
+        self.fields["natural_member_id"].choices = [
+            ("", "请选择"),
+            *(
+                (
+                    m.pk,
+                    f"{m.name}（{m.get_life_status_display()}）"
+                    if m.life_status != "in_register"
+                    else m.name,
+                )
+                for m in members
+            ),
+        ]
+
+    def natural_data(self) -> dict:
+        """The 自然消除 arguments of the workflow step, when the kind is natural."""
+        data = self.cleaned_data
+        if data.get("clearance_kind") != ClearanceKind.NATURAL:
+            return {}
+        return {
+            "natural_reason": data.get("natural_reason") or "",
+            "natural_member_id": data.get("natural_member_id"),
+            "natural_evidence": data.get("natural_evidence") or "",
+        }
 
 
 class HomeVisitForm(ChineseModelForm):
@@ -222,3 +284,47 @@ class ReviewBatchForm(ChineseForm):
     action = forms.CharField()
     cases = forms.TypedMultipleChoiceField(coerce=int, choices=[])
     comment = forms.CharField(max_length=500, required=False)
+
+
+class CrossCheckForm(ChineseForm):
+    """信息比对: the day, then each item of the negative list now in use with its result and
+    a note (required by the service for 发现 and 无法比对). Cleaned into the service's
+    arguments: checked_on, note and findings."""
+
+    checked_on = forms.DateField(label="比对日期")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.items = list(CrossCheckItem.objects.filter(active=True))
+        for item in self.items:
+            self.fields[f"result_{item.code}"] = forms.ChoiceField(
+                label=item.name,
+                choices=CrossCheckResult.choices,
+                widget=forms.RadioSelect,
+                initial=CrossCheckResult.CLEAR,
+                help_text=item.description,
+            )
+            self.fields[f"note_{item.code}"] = forms.CharField(
+                label=f"{item.name}：情况说明", max_length=300, required=False
+            )
+        self.fields["note"] = forms.CharField(
+            label="比对说明（数据来源等）", max_length=500, required=False
+        )
+        _chinese_errors(self)
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        return {
+            "checked_on": cleaned["checked_on"],
+            "note": cleaned.get("note", ""),
+            "findings": [
+                {
+                    "item": item.code,
+                    "result": cleaned[f"result_{item.code}"],
+                    "note": cleaned.get(f"note_{item.code}", ""),
+                }
+                for item in self.items
+            ],
+        }

@@ -11,11 +11,13 @@ from households.models import Member
 from interventions.models import MeasureRecord
 from monitor.choices import IDENTIFYING_STATUSES, MONITORED_STATUSES, Category, Status
 from monitor.models import (
+    Announcement,
     Appraisal,
     Case,
     CaseTransition,
     Clue,
     Consent,
+    CrossCheck,
     Deadline,
     HomeVisit,
     MonthlyVisit,
@@ -139,6 +141,7 @@ def household_timeline(household) -> list[dict]:
     for model, label, day in (
         (HomeVisit, "入户核实", "visited_on"),
         (Consent, "承诺授权", "signed_on"),
+        (CrossCheck, "信息比对", "checked_on"),
         (Appraisal, "民主评议", "held_on"),
         (PublicNotice, "公示", "start_on"),
     ):
@@ -149,11 +152,18 @@ def household_timeline(household) -> list[dict]:
                 f"{record.get_stage_display()}：{label}（{getattr(record, day):%Y-%m-%d}）",
                 case_id=record.case_id,
             )
+    for announcement in Announcement.objects.filter(case__in=cases):
+        add(
+            announcement.created_at,
+            "step",
+            f"公告（{announcement.announced_on:%Y-%m-%d}）：{announcement.text}",
+            case_id=announcement.case_id,
+        )
     for visit in MonthlyVisit.objects.filter(case__in=cases):
         add(
             visit.recorded_at,
             "visit",
-            f"月排查走访（{visit.visited_on:%Y-%m-%d}）",
+            f"{visit.get_kind_display()}（{visit.visited_on:%Y-%m-%d}）",
             case_id=visit.case_id,
         )
     for measure in MeasureRecord.objects.filter(case__in=cases).select_related("category"):
@@ -169,7 +179,9 @@ def household_timeline(household) -> list[dict]:
 
 def region_counts(user, today: date) -> dict:
     """The figures of a user's region on the home page, in one query: monitored households
-    by category, cases being identified, cleared, overdue."""
+    by category, cases being identified, cleared, overdue; relapses (返贫: monitored cases
+    of households cleared before, counted apart) and households in follow-up after
+    clearance (消除后跟踪)."""
     cases = Case.objects.visible_to(user)
     late = overdue_deadlines(today).filter(case=OuterRef("pk"))
     figures = cases.annotate(late=Exists(late)).aggregate(
@@ -177,6 +189,8 @@ def region_counts(user, today: date) -> dict:
         identifying=Count("pk", filter=Q(status__in=IDENTIFYING_STATUSES)),
         cleared=Count("pk", filter=Q(status=Status.CLEARED)),
         overdue=Count("pk", filter=Q(late=True)),
+        relapse=Count("pk", filter=Q(status__in=MONITORED_STATUSES, relapse_of__isnull=False)),
+        follow_up=Count("pk", filter=Q(status=Status.CLEARED, follow_up_until__gte=today)),
         **{
             f"category_{category}": Count(
                 "pk", filter=Q(status__in=MONITORED_STATUSES, category=category)

@@ -7,8 +7,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import policy
+from accounts.choices import Role
 from households.models import Household
-from monitor.choices import Channel, DeadlineStep, Stage, Status
+from monitor.choices import Channel, DeadlineStep, NotificationKind, Stage, Status
 from monitor.deadlines import deadlines_open, deadlines_reschedule
 from monitor.models import (
     Appraisal,
@@ -28,8 +29,22 @@ EVIDENCE_ACTION = {
     Stage.IDENTIFICATION: "case.evidence.identification",
     Stage.CLEARANCE: "case.evidence.clearance",
 }
+# Home visits by these roles are 乡镇/县级入户核实 (policy action case.official_visit).
+OFFICIAL_VISITORS = frozenset({Role.TOWNSHIP_REVIEWER, Role.COUNTY_APPROVER})
 MAX_SCAN_BYTES = 10 * 1024 * 1024
 SCAN_TYPES = {b"%PDF": "pdf", b"\xff\xd8\xff": "jpg", b"\x89PNG": "png"}
+
+
+def _main_risk(given: str | None, codes: list[str], errors: dict, current: str = "") -> str:
+    """主要风险: one of the case's risk codes — the one given, else the current one while it
+    is still among them, else the first. A given one outside the codes is bad input."""
+    if given:
+        if given not in codes:
+            errors["main_risk"] = "主要风险须是本案例所选的风险类型之一"
+        return given
+    if current and current in codes:
+        return current
+    return codes[0] if codes else ""
 
 
 def _set_risks(case: Case, codes: list[str]) -> None:
@@ -51,6 +66,7 @@ def case_create(
     green_channel: bool = False,
     awaiting_acceptance: bool = False,
     today: date | None = None,
+    main_risk: str | None = None,
 ) -> Case:
     """File a case (线索登记). It starts with the village's verification; a paper
     self-application entered for the township to accept first (`awaiting_acceptance`)
@@ -66,11 +82,19 @@ def case_create(
         found_on=found_on,
         today=today,
     )
-    if problems:
-        raise ValidationError({"__all__": problems})
+    errors = {"__all__": problems} if problems else {}
+    main_risk = _main_risk(main_risk, risk_codes, errors)
+    if errors:
+        raise ValidationError(errors)
     if awaiting_acceptance and channel != Channel.SELF_APPLICATION:
         raise ValidationError({"channel": "只有农户自主申报需要乡镇受理"})
     initial = Status.APPLIED if awaiting_acceptance else Status.DRAFT
+    # 返贫: a household cleared before that has a case again, whatever the channel.
+    relapse_of = (
+        Case.objects.filter(household=household, status=Status.CLEARED)
+        .order_by("-cleared_on", "-id")
+        .first()
+    )
     case = Case(
         household=household,
         category=category,
@@ -79,7 +103,9 @@ def case_create(
         found_on=found_on,
         description=description,
         green_channel=green_channel,
+        main_risk=main_risk,
         created_by=by,
+        relapse_of=relapse_of,
     )
     case.full_clean(exclude=["created_by"])
     try:
@@ -94,7 +120,9 @@ def case_create(
 
 
 @transaction.atomic
-def case_update(*, case: Case, by, today: date | None = None, risk_codes=None, **fields) -> Case:
+def case_update(
+    *, case: Case, by, today: date | None = None, risk_codes=None, main_risk=None, **fields
+) -> Case:
     """Edit the facts of a case while the village still holds it."""
     case = Case.objects.select_for_update().get(pk=case.pk)
     previous_found_on = case.found_on
@@ -115,8 +143,10 @@ def case_update(*, case: Case, by, today: date | None = None, risk_codes=None, *
         )
         if not p.startswith("该户已有未办结")
     ]
-    if problems:
-        raise ValidationError({"__all__": problems})
+    errors = {"__all__": problems} if problems else {}
+    case.main_risk = _main_risk(main_risk, codes, errors, current=case.main_risk)
+    if errors:
+        raise ValidationError(errors)
     found_changed = "found_on" in fields and case.found_on != previous_found_on
     case.full_clean(exclude=["created_by"])
     case.save()
@@ -126,7 +156,9 @@ def case_update(*, case: Case, by, today: date | None = None, risk_codes=None, *
     return case
 
 
-def _evidence_case(case: Case, stage: str, by, dates: dict[str, date]) -> Case:
+def _evidence_case(
+    case: Case, stage: str, by, dates: dict[str, date], action: str | None = None
+) -> Case:
     """Lock the case and check it takes this evidence now: the right state (read under the
     lock, so a report racing this record sees one or the other), and dates no later than
     today and not before the stage began (the finding; for clearance, identification)."""
@@ -134,7 +166,7 @@ def _evidence_case(case: Case, stage: str, by, dates: dict[str, date]) -> Case:
     # task acting for a user cannot reach past that user's region), then the state under
     # the lock and the role.
     case = Case.objects.select_for_update().get(pk=case.pk)
-    policy.require(by, EVIDENCE_ACTION[stage], case)
+    policy.require(by, action or EVIDENCE_ACTION[stage], case)
     earliest = case.identified_on if stage == Stage.CLEARANCE else case.found_on
     today = timezone.localdate()
     for field, day in dates.items():
@@ -155,6 +187,11 @@ def _evidence_case(case: Case, stage: str, by, dates: dict[str, date]) -> Case:
 
 @transaction.atomic
 def home_visit_record(*, case: Case, by, stage: str = Stage.IDENTIFICATION, **fields) -> HomeVisit:
+    if getattr(by, "role", None) in OFFICIAL_VISITORS:
+        # 乡村两级入户 / 县级复核: township and county staff, under their own rule.
+        from monitor.identification import official_visit_record
+
+        return official_visit_record(case=case, by=by, stage=stage, **fields)
     case = _evidence_case(case, stage, by, {"visited_on": fields.get("visited_on")})
     visit = HomeVisit(case=case, stage=stage, recorded_by=by, **fields)
     visit.full_clean(exclude=["recorded_by"])
@@ -220,7 +257,23 @@ def monthly_visit_record(*, case: Case, by, **fields) -> MonthlyVisit:
         raise ValidationError({"visited_on": "走访日期不能晚于今天"})
     visit.full_clean(exclude=["recorded_by"])
     visit.save()
+    if visit.risk_changed and case.status == Status.MONITORING:
+        # A risk change found at the door is the start of a 动态调整: the cadre is asked to
+        # propose it, and the notification opens the proposal prefilled with this visit.
+        # (During a clearance's review the township's return is the way back.)
+        Notification.objects.create(
+            region_id=case.household.village_id,
+            role=Role.VILLAGE_CADRE,
+            case=case,
+            kind=NotificationKind.RISK_CHANGE,
+            message=f"{case.household.number} 走访发现风险变化，请提出动态调整",
+            key=f"{RISK_CHANGE_KEY}{visit.pk}",
+        )
     return visit
+
+
+# The key of a visit's risk-change notification; Notification.link reads the visit back.
+RISK_CHANGE_KEY = "risk-change:"
 
 
 def notifications_for(user):

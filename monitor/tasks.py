@@ -30,6 +30,19 @@ def flag_missing_monthly_visits(month: str | None = None) -> dict:
     return deadlines.flag_missing_monthly_visits(day)
 
 
+@shared_task(name="monitor.flag_missing_follow_up_visits")
+def flag_missing_follow_up_visits(quarter: str | None = None) -> dict:
+    """消除后跟踪: a day of the quarter to look at (default: the quarter before today's; run
+    daily, each flag is raised once per case and quarter)."""
+    from monitor.follow_up import Quarter
+
+    if quarter:
+        day = date.fromisoformat(quarter)
+    else:
+        day = Quarter.of(timezone.localdate()).previous().first
+    return deadlines.flag_missing_follow_up_visits(day)
+
+
 @shared_task(
     name="monitor.process_warning_batch",
     autoretry_for=(OperationalError, InterfaceError),

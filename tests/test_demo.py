@@ -5,7 +5,7 @@ from django.core.management import call_command
 
 from accounts.models import User
 from households.models import Household, Member
-from monitor.models import Case, Clue
+from monitor.models import Case, Clue, DispatchRound
 
 pytestmark = pytest.mark.django_db
 
@@ -20,6 +20,15 @@ def test_the_demo_loads_and_loads_again_without_duplicates(
     text = out.getvalue()
     assert "推送 120 行" in text
     assert Clue.objects.count() > 0
+    # Two lists: the county sent the first one's clues down (下发批次), the second waits.
+    assert "已由县级下发到村" in text and "待县级下发" in text
+    rounds = DispatchRound.objects.filter(county_id="630121000000").order_by("batch_id")
+    assert [(r.batch.batch_key, r.dispatched_by_id is not None) for r in rounds] == [
+        ("演示-医保-2026-09", True),
+        ("演示-医保-2026-10", False),
+    ]
+    assert Clue.objects.filter(status="verifying", source_batch=rounds[0].batch).exists()
+    assert Clue.objects.filter(status="pending_dispatch", source_batch=rounds[1].batch).exists()
     assert "cun_dongguan" in text and "接口密钥" in text
     assert (Household.objects.count(), Member.objects.count()) == (300, 1081)
     assert sorted(Case.objects.values_list("status", flat=True)) == [
@@ -61,3 +70,8 @@ def test_every_role_opens_on_a_real_queue_in_the_demo(
         page = client.get("/").content.decode()
         for text in texts:
             assert text in page, (username, text)
+    # The county's rounds: one sent, one waiting with its clues in the county's inbox.
+    client.force_login(User.objects.get(username="xian_datong"))
+    rounds = client.get("/rounds/").content.decode()
+    assert "预警信息下发 1 次" in rounds and "待下发 1 批" in rounds
+    assert "待下发的预警线索" in client.get("/clues/").content.decode()

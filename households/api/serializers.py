@@ -4,7 +4,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from households.choices import RegionLevel
+from households.choices import LifeStatus, RegionLevel
 from households.models import (
     Household,
     IncomeRecord,
@@ -39,6 +39,9 @@ class MemberSerializer(serializers.ModelSerializer):
     )
     age = serializers.SerializerMethodField(help_text="年龄（周岁）")
     sex_display = serializers.CharField(source="get_sex_display", read_only=True, help_text="性别")
+    life_status_display = serializers.CharField(
+        source="get_life_status_display", read_only=True, help_text="成员状态：在册、死亡、户籍迁出"
+    )
 
     class Meta:
         model = Member
@@ -60,9 +63,19 @@ class MemberSerializer(serializers.ModelSerializer):
             "medical_insurance",
             "phone",
             "phone_masked",
+            "life_status",
+            "life_status_display",
+            "life_status_on",
             "updated_at",
         ]
-        read_only_fields = ["id_number_masked", "sex", "phone_masked", "updated_at"]
+        read_only_fields = [
+            "id_number_masked",
+            "sex",
+            "phone_masked",
+            "life_status",
+            "life_status_on",
+            "updated_at",
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -105,6 +118,8 @@ class HouseholdSerializer(serializers.ModelSerializer):
             "housing_safe",
             "water_safe",
             "is_monitored",
+            "closed_on",
+            "closed_reason",
             "file_colour",
             "file_colour_display",
             "head_name",
@@ -112,7 +127,13 @@ class HouseholdSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["is_monitored", "created_at", "updated_at"]
+        read_only_fields = [
+            "is_monitored",
+            "closed_on",
+            "closed_reason",
+            "created_at",
+            "updated_at",
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -279,3 +300,17 @@ class RegistryImportSerializer(serializers.ModelSerializer):
 class RegistryImportSummarySerializer(RegistryImportSerializer):
     class Meta(RegistryImportSerializer.Meta):
         fields = [f for f in RegistryImportSerializer.Meta.fields if f != "errors"]
+
+
+class LifeStatusChangeSerializer(serializers.Serializer):
+    """成员状态变更：死亡或户籍迁出，日期与依据。全部成员均已死亡或迁出的，该户销户，
+    其未办结的监测案例随之销户终止。"""
+
+    status = serializers.ChoiceField(
+        choices=[(LifeStatus.DECEASED, "死亡"), (LifeStatus.MOVED_OUT, "户籍迁出")],
+        help_text="deceased 死亡 / moved_out 户籍迁出",
+    )
+    on = serializers.DateField(help_text="死亡或迁出日期（不晚于今天，不早于出生日期）")
+    evidence = serializers.CharField(
+        max_length=300, help_text="依据，如死亡证明、火化证明、户口迁移证明编号"
+    )

@@ -20,6 +20,7 @@ from households.api.serializers import (
     HouseholdDetailSerializer,
     HouseholdSerializer,
     IncomeRecordSerializer,
+    LifeStatusChangeSerializer,
     MemberSerializer,
     MonitoringLineSerializer,
     RegionSerializer,
@@ -31,6 +32,7 @@ from households.api.serializers import (
 )
 from households.filters import HouseholdFilter, IncomeRecordFilter, MemberFilter, RegionFilter
 from households.importing import registry_import_upload
+from households.life import member_life_status_record
 from households.models import IncomeRecord, MonitoringLine, Region, RegistryImport
 from households.selectors import households_for, members_for
 from households.tabular import TabularError
@@ -129,7 +131,8 @@ class MemberViewSet(
     permission_classes = [PeopleDataAccess]
     filterset_class = MemberFilter
     ordering_fields = ["name", "updated_at"]
-    read_only_actions = ("reveal",)
+    # POSTs whose service asks the policy itself (its role and the member's state).
+    read_only_actions = ("reveal", "life_status")
 
     @property
     def throttle_scope(self):
@@ -165,6 +168,27 @@ class MemberViewSet(
         except DjangoPermissionDenied as exc:
             raise PermissionDenied(str(exc)) from None
         return Response({"field": payload.validated_data["field"], "value": value})
+
+    @extend_schema(
+        summary="成员状态变更（死亡、户籍迁出；全部成员离册的，该户销户，在办案例销户终止）",
+        request=LifeStatusChangeSerializer,
+        responses={
+            200: MemberSerializer,
+            400: OpenApiResponse(
+                description="输入有误（日期晚于今天或早于出生日期、未填依据），"
+                "或该成员已不在册：detail 为中文说明，errors 按字段列出原因"
+            ),
+            403: OpenApiResponse(description="成员状态由村干部或乡镇审核人登记"),
+            404: ERRORS[404],
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="life-status")
+    def life_status(self, request, pk=None):
+        member = self.get_object()
+        payload = LifeStatusChangeSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        member = member_life_status_record(member=member, by=request.user, **payload.validated_data)
+        return Response(MemberSerializer(member, context={"request": request}).data)
 
 
 @extend_schema_view(

@@ -7,7 +7,7 @@ from interventions.models import AidPlan, MeasureCategory, MeasureRecord, Planne
 class MeasureCategorySerializer(serializers.ModelSerializer):
     class Meta:
         model = MeasureCategory
-        fields = ["id", "code", "name", "developmental", "active", "sort_order"]
+        fields = ["id", "code", "name", "developmental", "covers_illness", "active", "sort_order"]
 
 
 class MeasureRecordSerializer(serializers.ModelSerializer):

@@ -2,6 +2,8 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.permissions import IsAuthenticated
 
+from accounts.audit import audit_record
+from accounts.choices import AuditAction
 from accounts.permissions import IsAdministrator, PeopleDataAccess
 from interventions.api.serializers import MeasureCategorySerializer, MeasureRecordSerializer
 from interventions.models import MeasureCategory, MeasureRecord
@@ -21,6 +23,20 @@ class MeasureCategoryViewSet(viewsets.ModelViewSet):
         if self.request.method in ("GET", "HEAD", "OPTIONS"):
             return [IsAuthenticated()]
         return [IsAdministrator()]
+
+    def perform_create(self, serializer):
+        super().perform_create(serializer)
+        audit_record(actor=self.request.user, action=AuditAction.CREATE, obj=serializer.instance)
+
+    def perform_update(self, serializer):
+        # Which categories are developmental or cover an illness decides clearances: audited.
+        super().perform_update(serializer)
+        audit_record(
+            actor=self.request.user,
+            action=AuditAction.UPDATE,
+            obj=serializer.instance,
+            detail={"fields": sorted(serializer.validated_data)},
+        )
 
 
 @extend_schema_view(

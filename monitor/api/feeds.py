@@ -4,13 +4,20 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import Q
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 
+from accounts import policy
 from accounts.permissions import IsDepartment, PeopleDataAccess
 from accounts.scope import region_prefix_of
 from config.errors import DomainError
@@ -19,13 +26,28 @@ from config.uploads import require_length
 from households.api.serializers import RevealRequestSerializer, RevealResponseSerializer
 from households.models import Household
 from households.services import protected_reveal
-from monitor.choices import RISK_TYPES, Category, ClueOutcome, RowOutcome
+from monitor.choices import RISK_TYPES, Category, ClueOutcome, ClueStatus, RowOutcome
 from monitor.feeds import clues as clue_services
 from monitor.feeds.applications import self_application_submit
+from monitor.feeds.dispatch import round_dispatch, round_source
 from monitor.feeds.intake import receive_file, receive_json
 from monitor.feeds.screening import screening_run
-from monitor.feeds.selectors import clues_for
-from monitor.models import Clue, SelfApplication, WarningBatch, WarningRow
+from monitor.feeds.selectors import (
+    clues_for,
+    finding_label,
+    round_progress,
+    rounds_for,
+    rounds_summary,
+    with_findings,
+)
+from monitor.models import (
+    Clue,
+    ClueTransition,
+    DispatchRound,
+    SelfApplication,
+    WarningBatch,
+    WarningRow,
+)
 
 FEED_ERRORS = {
     400: OpenApiResponse(description="名单无法读取（格式、缺少必填列等），detail 为中文原因"),
@@ -72,11 +94,25 @@ class BatchSerializer(serializers.ModelSerializer):
         ]
 
 
+class FindingSerializer(serializers.Serializer):
+    """村级核实结果：纳入监测、不符合条件、已是监测对象、无法核实；核实前为空。"""
+
+    code = serializers.ChoiceField(
+        choices=[("", "（尚未反馈）"), *ClueOutcome.choices],
+        help_text="identify、not_eligible、already_monitored、unverifiable；尚未反馈时为空",
+    )
+    label = serializers.CharField(help_text="中文：纳入监测 / 不符合条件 / 已是监测对象 / 无法核实")
+
+
 class BatchRowSerializer(serializers.ModelSerializer):
-    """回执中的一行：处理结果与原因。匹配到的只给出户编号，不返回农户信息。"""
+    """回执中的一行：处理结果与原因，以及村级核实结果（反馈后）。匹配到的只给出户编号，
+    不返回农户信息。"""
 
     outcome_display = serializers.CharField(source="get_outcome_display")
     household_number = serializers.CharField(source="household.number", default=None)
+    finding = serializers.SerializerMethodField(
+        help_text="村级核实结果：并入监测档案的行为「已是监测对象」；线索反馈后为其核实结果"
+    )
 
     class Meta:
         model = WarningRow
@@ -93,7 +129,13 @@ class BatchRowSerializer(serializers.ModelSerializer):
             "household_number",
             "clue",
             "case",
+            "finding",
         ]
+
+    @extend_schema_field(FindingSerializer)
+    def get_finding(self, row) -> dict:
+        code = getattr(row, "finding", "") or ""
+        return {"code": code, "label": finding_label(code)}
 
 
 class BatchUploadSerializer(serializers.Serializer):
@@ -166,7 +208,8 @@ class WarningBatchViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["get"])
     def rows(self, request, pk=None):
         batch = self.get_object()
-        rows = batch.rows.select_related("household").order_by("row_number")
+        # The village's finding through one join on the row's clue: no query per row.
+        rows = with_findings(batch.rows.select_related("household")).order_by("row_number")
         wanted = request.query_params.get("outcome")
         if wanted:
             if wanted not in RowOutcome.values:
@@ -190,6 +233,19 @@ class EvidenceSerializer(serializers.ModelSerializer):
             "amount",
             "occurred_on",
             "detail",
+        ]
+
+
+class CaseWarningSerializer(EvidenceSerializer):
+    """部门预警信息：在办期间名单再次命中本户的行（身份证号脱敏）。"""
+
+    class Meta(EvidenceSerializer.Meta):
+        fields = [
+            "batch",
+            "row_number",
+            *EvidenceSerializer.Meta.fields[:3],
+            "id_number_masked",
+            *EvidenceSerializer.Meta.fields[3:],
         ]
 
 
@@ -222,6 +278,9 @@ class ClueSerializer(serializers.ModelSerializer):
     evidence = EvidenceSerializer(many=True, read_only=True)
     applications = ApplicationSerializer(many=True, read_only=True)
     overdue = serializers.SerializerMethodField()
+    relapse_risk = serializers.SerializerMethodField(
+        help_text="返贫风险：农户在消除后跟踪期内被预警，relapse_of 为其已消除的监测案例"
+    )
 
     class Meta:
         model = Clue
@@ -244,11 +303,40 @@ class ClueSerializer(serializers.ModelSerializer):
             "outcome_note",
             "closed_at",
             "case",
+            "relapse_of",
+            "relapse_risk",
             "evidence",
         ]
 
     def get_overdue(self, clue) -> bool:
-        return clue.status != "closed" and clue.due_on < timezone.localdate()
+        # Waiting for the county's dispatch, the village's clock has not started.
+        waiting = clue.status in (ClueStatus.CLOSED, ClueStatus.PENDING_DISPATCH)
+        return not waiting and clue.due_on < timezone.localdate()
+
+    def get_relapse_risk(self, clue) -> str:
+        return "返贫风险" if clue.relapse_of_id else ""
+
+
+class ClueTransitionSerializer(serializers.ModelSerializer):
+    actor_name = serializers.CharField(source="actor.first_name")
+    from_status_display = serializers.CharField(source="get_from_status_display")
+    to_status_display = serializers.CharField(source="get_to_status_display")
+
+    class Meta:
+        model = ClueTransition
+        fields = [
+            "action",
+            "from_status",
+            "from_status_display",
+            "to_status",
+            "to_status_display",
+            "actor",
+            "actor_name",
+            "actor_role",
+            "actor_region",
+            "at",
+            "comment",
+        ]
 
 
 class ApplicantRevealSerializer(RevealRequestSerializer):
@@ -289,7 +377,7 @@ class ClueViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = ClueSerializer
     permission_classes = [PeopleDataAccess]
     filterset_fields = ["status", "channel", "outcome"]
-    read_only_actions = ("verify", "accept", "reveal_applicant")
+    read_only_actions = ("verify", "accept", "send_down", "reveal_applicant")
 
     @property
     def throttle_scope(self):
@@ -352,6 +440,165 @@ class ClueViewSet(viewsets.ReadOnlyModelViewSet):
         clue = self.get_object()
         clue_services.clue_accept(clue_id=clue.pk, by=request.user)
         return Response(ClueSerializer(self.get_queryset().get(pk=clue.pk)).data)
+
+    @extend_schema(
+        summary="县级下发单条预警线索（转村级入户核实，核实时限自下发日起算）",
+        request=None,
+        responses={200: ClueSerializer, **CLUE_ERRORS},
+    )
+    # Not named `dispatch`: that is the view's own request handler.
+    @action(detail=True, methods=["post"], url_path="dispatch", url_name="dispatch")
+    def send_down(self, request, pk=None):
+        clue = self.get_object()
+        clue_services.clue_dispatch(clue_id=clue.pk, by=request.user)
+        return Response(ClueSerializer(self.get_queryset().get(pk=clue.pk)).data)
+
+    @extend_schema(
+        summary="线索流转记录（下发、受理、核实反馈，留痕）",
+        responses={200: ClueTransitionSerializer(many=True), 404: CLUE_ERRORS[404]},
+    )
+    @action(detail=True, methods=["get"])
+    def transitions(self, request, pk=None):
+        clue = self.get_object()
+        rows = clue.transitions.select_related("actor").order_by("at", "id")
+        return Response(ClueTransitionSerializer(rows, many=True).data)
+
+
+# --- dispatch rounds (下发批次) -----------------------------------------------------------
+
+
+class RoundsAccess(BasePermission):
+    """Rounds are the county's: county approvers (and those above a county) read them;
+    anyone else is refused for the role (403) before a round is looked up."""
+
+    message = "预警下发批次由县级审定人查看和下发"
+
+    def has_permission(self, request, view):
+        decision = policy.decide(request.user, "rounds.read")
+        if not decision:
+            self.message = decision.reason
+        return decision.allowed
+
+
+class DispatchRoundSerializer(serializers.ModelSerializer):
+    """下发批次：一份名单（或一次数据筛查）在一个县生成的线索，及其下发、核实进度。"""
+
+    county_name = serializers.CharField(source="county.name")
+    source = serializers.SerializerMethodField(help_text="推送部门，或「数据筛查」")
+    batch_key = serializers.CharField(source="batch.batch_key")
+    received_at = serializers.DateTimeField(source="batch.received_at")
+    dispatched_by_name = serializers.CharField(source="dispatched_by.first_name", default=None)
+    automatic = serializers.SerializerMethodField(help_text="按本县规则自动下发到村")
+    dispatched_count = serializers.IntegerField(help_text="已下发到村的线索数")
+    verified_count = serializers.IntegerField(help_text="村级已核实反馈的线索数")
+    identified_count = serializers.IntegerField(help_text="核实后纳入监测的线索数")
+
+    class Meta:
+        model = DispatchRound
+        fields = [
+            "id",
+            "county",
+            "county_name",
+            "batch",
+            "batch_key",
+            "source",
+            "received_at",
+            "created_at",
+            "clue_count",
+            "dispatched_at",
+            "dispatched_by",
+            "dispatched_by_name",
+            "automatic",
+            "dispatched_count",
+            "verified_count",
+            "identified_count",
+        ]
+
+    def get_source(self, item) -> str:
+        return round_source(item)
+
+    def get_automatic(self, item) -> bool:
+        return item.dispatched_at is not None and item.dispatched_by_id is None
+
+
+class RoundsSummarySerializer(serializers.Serializer):
+    rounds_dispatched = serializers.IntegerField(help_text="已下发批次数")
+    clues_dispatched = serializers.IntegerField(help_text="已下发批次的线索数")
+    rounds_waiting = serializers.IntegerField(help_text="待下发批次数")
+    text = serializers.CharField(help_text="如：预警信息下发 14 次，线索 5632 条")
+
+
+ROUND_ERRORS = {
+    403: OpenApiResponse(description="仅县级审定人（及县以上）查看和下发预警下发批次"),
+    404: OpenApiResponse(description="不存在，或不在您的管辖范围内"),
+}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="预警下发批次（本县）：每批线索数、已下发、已核实、纳入监测",
+        parameters=[
+            OpenApiParameter(
+                "dispatched", str, description="true：已下发；false：待下发", required=False
+            )
+        ],
+        responses={
+            200: DispatchRoundSerializer(many=True),
+            400: CLUE_ERRORS[400],
+            403: ROUND_ERRORS[403],
+        },
+    ),
+    retrieve=extend_schema(
+        summary="预警下发批次详情", responses={200: DispatchRoundSerializer, **ROUND_ERRORS}
+    ),
+)
+class DispatchRoundViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = DispatchRoundSerializer
+    permission_classes = [RoundsAccess]
+
+    def get_queryset(self):
+        rounds = rounds_for(self.request.user)
+        wanted = self.request.query_params.get("dispatched")
+        if self.action == "list" and wanted:
+            if wanted not in ("true", "false"):
+                raise DomainError("dispatched 应为 true 或 false", 400)
+            rounds = rounds.filter(dispatched_at__isnull=wanted == "false")
+        return rounds
+
+    def list(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        round_progress(page)  # one query for the page's counts
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request, pk=None):
+        item = self.get_object()
+        round_progress([item])
+        return Response(self.get_serializer(item).data)
+
+    @extend_schema(
+        summary="下发统计：预警信息下发 N 次，线索 M 条",
+        responses={200: RoundsSummarySerializer, 403: ROUND_ERRORS[403]},
+    )
+    @action(detail=False, methods=["get"])
+    def summary(self, request):
+        return Response(rounds_summary(request.user))
+
+    @extend_schema(
+        summary="整批下发：本批待下发的线索全部转村级入户核实",
+        request=None,
+        responses={
+            200: DispatchRoundSerializer,
+            **ROUND_ERRORS,
+            409: OpenApiResponse(description="该批次已下发，不能重复下发"),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="dispatch", url_name="dispatch")
+    def send_down(self, request, pk=None):
+        item = self.get_object()
+        round_dispatch(round_id=item.pk, by=request.user)
+        fresh = self.get_queryset().get(pk=item.pk)
+        round_progress([fresh])
+        return Response(self.get_serializer(fresh).data)
 
 
 class SelfApplicationSerializer(serializers.Serializer):

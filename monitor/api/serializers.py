@@ -3,18 +3,31 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from households.models import Household
-from monitor.choices import RISK_TYPE_LABELS, RISK_TYPES, ClearanceKind, Stage
+from monitor.choices import (
+    RISK_TYPE_LABELS,
+    RISK_TYPES,
+    Category,
+    ClearanceKind,
+    CrossCheckResult,
+    NaturalReason,
+    Stage,
+)
 from monitor.models import (
+    Announcement,
     Appraisal,
     Case,
+    CaseAdjustment,
     CaseTransition,
     Consent,
+    CrossCheck,
+    CrossCheckItem,
     Deadline,
     HomeVisit,
     MonthlyVisit,
     Notification,
     PublicNotice,
 )
+from monitor.rules import NATURAL_EVIDENCE_MIN
 from monitor.workflow import ACTION_CHOICES, allowed_actions
 
 
@@ -60,8 +73,22 @@ class CaseSerializer(serializers.ModelSerializer):
         help_text="风险类型代码，如 01 因病、0201 洪涝灾害、07 因务工就业不稳",
     )
     risk_labels = serializers.SerializerMethodField(help_text="风险类型名称")
+    main_risk = serializers.ChoiceField(
+        choices=RISK_TYPES,
+        required=False,
+        allow_blank=True,
+        help_text="主要风险：须是 risk_codes 之一；不填则为第一项",
+    )
+    main_risk_display = serializers.CharField(source="get_main_risk_display", read_only=True)
+    spot_check_drawn_at = serializers.DateTimeField(
+        read_only=True, help_text="县级抽查抽中时间（抽中的案例审定前须有县级入户核实）"
+    )
     deadlines = DeadlineSerializer(many=True, read_only=True)
     is_overdue = serializers.BooleanField(read_only=True, default=False)
+    relapse_of = serializers.PrimaryKeyRelatedField(
+        read_only=True, help_text="返贫：该户此前已消除风险的案例ID（不是返贫则为空）"
+    )
+    is_relapse = serializers.BooleanField(read_only=True, help_text="是否返贫（该户曾消除风险）")
     actions = serializers.SerializerMethodField(help_text="当前用户可办理的操作")
 
     class Meta:
@@ -84,10 +111,19 @@ class CaseSerializer(serializers.ModelSerializer):
             "green_channel",
             "risk_codes",
             "risk_labels",
+            "main_risk",
+            "main_risk_display",
+            "spot_check_drawn_at",
             "identified_on",
             "clearance_kind",
             "clearance_kind_display",
+            "natural_reason",
+            "natural_member",
+            "natural_evidence",
             "cleared_on",
+            "follow_up_until",
+            "relapse_of",
+            "is_relapse",
             "closed_reason",
             "deadlines",
             "is_overdue",
@@ -100,7 +136,11 @@ class CaseSerializer(serializers.ModelSerializer):
             "status",
             "identified_on",
             "clearance_kind",
+            "natural_reason",
+            "natural_member",
+            "natural_evidence",
             "cleared_on",
+            "follow_up_until",
             "closed_reason",
             "created_at",
             "updated_at",
@@ -129,6 +169,48 @@ class CaseSerializer(serializers.ModelSerializer):
         ]
 
 
+class AnnouncementSerializer(serializers.ModelSerializer):
+    """公告：县级审定结果（纳入监测或风险消除），只有村名、户编号和类别。"""
+
+    case = serializers.IntegerField(source="case_id", read_only=True)
+    household_number = serializers.CharField(source="case.household.number", read_only=True)
+    village_name = serializers.CharField(source="case.household.village.name", read_only=True)
+    stage_display = serializers.CharField(source="get_stage_display", read_only=True)
+    announced_by = serializers.CharField(source="announced_by.username", read_only=True)
+
+    class Meta:
+        model = Announcement
+        fields = [
+            "id",
+            "case",
+            "household_number",
+            "village_name",
+            "stage",
+            "stage_display",
+            "announced_on",
+            "text",
+            "announced_by",
+            "created_at",
+        ]
+
+
+class _CaseAnnouncementSerializer(serializers.ModelSerializer):
+    stage_display = serializers.CharField(source="get_stage_display", read_only=True)
+
+    class Meta:
+        model = Announcement
+        fields = ["id", "stage", "stage_display", "announced_on", "text"]
+
+
+class CaseDetailSerializer(CaseSerializer):
+    """监测对象详情：另含县级审定的公告。"""
+
+    announcements = _CaseAnnouncementSerializer(many=True, read_only=True)
+
+    class Meta(CaseSerializer.Meta):
+        fields = [*CaseSerializer.Meta.fields, "announcements"]
+
+
 class TransitionRequestSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=ACTION_CHOICES, help_text="要办理的操作")
     comment = serializers.CharField(
@@ -140,6 +222,45 @@ class TransitionRequestSerializer(serializers.Serializer):
     clearance_kind = serializers.ChoiceField(
         choices=ClearanceKind.choices, required=False, help_text="提出风险消除时必填"
     )
+    natural_reason = serializers.ChoiceField(
+        choices=NaturalReason.choices,
+        required=False,
+        help_text="自然消除原因（clearance_kind=natural 时必填）",
+    )
+    natural_member_id = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="致险成员ID：原因为 member_died（致险成员去世）时必填，须是本户已登记死亡的成员",
+    )
+    natural_evidence = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        help_text="自然消除依据（clearance_kind=natural 时必填，不少于 4 个字）",
+    )
+
+    def validate(self, attrs):
+        # The shape of a 自然消除 proposal; whether the member is of the household and
+        # recorded as deceased is the workflow's check (monitor/rules.py), by the same fields.
+        if attrs.get("action") != "propose_clearance":
+            return attrs
+        if attrs.get("clearance_kind") != ClearanceKind.NATURAL:
+            for name in ("natural_reason", "natural_member_id", "natural_evidence"):
+                attrs.pop(name, None)
+            return attrs
+        errors = {}
+        if not attrs.get("natural_reason"):
+            errors["natural_reason"] = "自然消除须选择原因"
+        if len((attrs.get("natural_evidence") or "").strip()) < NATURAL_EVIDENCE_MIN:
+            errors["natural_evidence"] = f"自然消除须填写依据（不少于 {NATURAL_EVIDENCE_MIN} 个字）"
+        if attrs.get("natural_reason") == NaturalReason.MEMBER_DIED and not attrs.get(
+            "natural_member_id"
+        ):
+            errors["natural_member_id"] = "致险成员去世的，须指明已去世的成员"
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
 
 
 class CaseTransitionSerializer(serializers.ModelSerializer):
@@ -176,10 +297,71 @@ class _EvidenceSerializer(serializers.ModelSerializer):
 
 
 class HomeVisitSerializer(_EvidenceSerializer):
+    """入户核实。村干部登记村级入户；乡镇审核人、县级审定人登记乡镇/县级入户核实（level 由
+    登记人角色决定）：村级已上报、乡镇已审核时 stage 为 identification，纳入监测后为 clearance。"""
+
+    level_display = serializers.CharField(source="get_level_display", read_only=True)
+
     class Meta:
         model = HomeVisit
-        fields = ["id", "stage", "visited_on", "visitors", "findings", "recorded_by", "recorded_at"]
+        fields = [
+            "id",
+            "stage",
+            "level",
+            "level_display",
+            "visited_on",
+            "visitors",
+            "findings",
+            "recorded_by",
+            "recorded_at",
+        ]
+        read_only_fields = ["level"]
         extra_kwargs = {"findings": {"max_length": 5000}}
+
+
+class CrossCheckFindingSerializer(serializers.Serializer):
+    item = serializers.CharField(
+        max_length=32, help_text="比对事项代码（见 /api/cross-check-items/）"
+    )
+    item_name = serializers.CharField(read_only=True)
+    result = serializers.ChoiceField(
+        choices=CrossCheckResult.choices,
+        help_text="clear 未发现 / found 发现 / unavailable 无法比对",
+    )
+    result_display = serializers.CharField(read_only=True)
+    note = serializers.CharField(
+        max_length=300,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="情况说明：发现、无法比对时必填",
+    )
+
+    def to_representation(self, finding):
+        return {
+            "item": finding.item.code,
+            "item_name": finding.item.name,
+            "result": finding.result,
+            "result_display": finding.get_result_display(),
+            "note": finding.note,
+        }
+
+
+class CrossCheckSerializer(_EvidenceSerializer):
+    """信息比对：对每个启用的比对事项（负面清单）各有一条结果。"""
+
+    findings = CrossCheckFindingSerializer(many=True, help_text="每个启用的比对事项一条")
+
+    class Meta:
+        model = CrossCheck
+        fields = ["id", "stage", "checked_on", "note", "findings", "recorded_by", "recorded_at"]
+
+
+class CrossCheckItemSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CrossCheckItem
+        fields = ["id", "code", "name", "description", "active", "sort_order"]
+        extra_kwargs = {"sort_order": {"max_value": 32767, "min_value": 0}}
 
 
 class ConsentSerializer(_EvidenceSerializer):
@@ -236,11 +418,16 @@ class PublicNoticeSerializer(_EvidenceSerializer):
 
 class MonthlyVisitSerializer(serializers.ModelSerializer):
     recorded_by = serializers.CharField(source="recorded_by.username", read_only=True, default=None)
+    # A cleared case's list also holds its follow-up visits (消除后跟踪走访), told apart here.
+    kind_display = serializers.CharField(source="get_kind_display", read_only=True)
 
     class Meta:
         model = MonthlyVisit
+        read_only_fields = ["kind"]
         fields = [
             "id",
+            "kind",
+            "kind_display",
             "visited_on",
             "visitors",
             "findings",
@@ -287,3 +474,82 @@ class OverdueItemSerializer(serializers.ModelSerializer):
             "due_on",
             "overdue_since",
         ]
+
+
+class CaseAdjustmentSerializer(serializers.ModelSerializer):
+    """动态调整：调整前（before）与调整后（category、risk_codes、main_risk）、提出人与时间、理由，
+    乡镇确认结果。"""
+
+    status_display = serializers.CharField(source="get_status_display", read_only=True)
+    category_display = serializers.CharField(source="get_category_display", read_only=True)
+    main_risk_display = serializers.CharField(source="get_main_risk_display", read_only=True)
+    before_text = serializers.SerializerMethodField(help_text="调整前：类别；风险类型（主要风险）")
+    after_text = serializers.SerializerMethodField(help_text="调整后：类别；风险类型（主要风险）")
+    proposed_by = serializers.CharField(source="proposed_by.username", read_only=True)
+    decided_by = serializers.CharField(source="decided_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = CaseAdjustment
+        fields = [
+            "id",
+            "case",
+            "status",
+            "status_display",
+            "category",
+            "category_display",
+            "risk_codes",
+            "main_risk",
+            "main_risk_display",
+            "reason",
+            "before",
+            "before_text",
+            "after_text",
+            "monthly_visit",
+            "proposed_by",
+            "proposed_at",
+            "decided_by",
+            "decided_at",
+            "decision_note",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField())
+    def get_before_text(self, adjustment) -> str:
+        from monitor.adjustments import describe
+
+        return describe(adjustment.before)
+
+    @extend_schema_field(serializers.CharField())
+    def get_after_text(self, adjustment) -> str:
+        from monitor.adjustments import describe
+
+        return describe(
+            {
+                "category": adjustment.category,
+                "risk_codes": adjustment.risk_codes,
+                "main_risk": adjustment.main_risk,
+            }
+        )
+
+
+class AdjustmentProposalSerializer(serializers.Serializer):
+    """提出动态调整（村干部；案例须在监测帮扶中，且没有待确认的调整）。"""
+
+    category = serializers.ChoiceField(choices=Category.choices, help_text="调整后的监测对象类别")
+    risk_codes = serializers.ListField(
+        child=serializers.ChoiceField(choices=RISK_TYPES),
+        min_length=1,
+        max_length=5,
+        help_text="调整后的风险类型代码（1至5项）",
+    )
+    main_risk = serializers.ChoiceField(
+        choices=RISK_TYPES, help_text="调整后的主要风险，须是 risk_codes 之一"
+    )
+    reason = serializers.CharField(max_length=500, help_text="调整理由")
+    monthly_visit = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="发现风险变化的月排查走访ID（可选，须是本案例的走访）",
+    )

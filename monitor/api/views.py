@@ -19,12 +19,19 @@ from accounts.permissions import PeopleDataAccess
 from config.parsers import SafeJSONParser
 from interventions.api.serializers import AidPlanSerializer, MeasureRecordSerializer
 from interventions.services import aid_plan_save, measure_record_create
-from monitor import services
+from monitor import identification, services
+from monitor.adjustments import adjustment_propose, adjustments_of
+from monitor.api.feeds import CaseWarningSerializer
+from monitor.api.follow_up import FollowUpVisitSerializer
 from monitor.api.serializers import (
+    AdjustmentProposalSerializer,
     AppraisalSerializer,
+    CaseAdjustmentSerializer,
+    CaseDetailSerializer,
     CaseSerializer,
     CaseTransitionSerializer,
     ConsentSerializer,
+    CrossCheckSerializer,
     HomeVisitSerializer,
     MonthlyVisitSerializer,
     NoticeListRowSerializer,
@@ -33,7 +40,9 @@ from monitor.api.serializers import (
     PublicNoticeSerializer,
     TransitionRequestSerializer,
 )
+from monitor.feeds.selectors import case_warnings
 from monitor.filters import CaseFilter
+from monitor.follow_up import follow_up_visit_record, follow_up_visits_of
 from monitor.selectors import cases_for, notice_list, overdue_items_for
 from monitor.workflow import case_transition
 
@@ -47,7 +56,9 @@ ERRORS = {
 }
 
 
-def _evidence_action(name, serializer_class, service, related_name, summary, parsers=None):
+def _evidence_action(
+    name, serializer_class, service, related_name, summary, parsers=None, prefetch=()
+):
     """GET lists a case's records of one kind; POST records one through its service."""
 
     @extend_schema(
@@ -65,6 +76,8 @@ def _evidence_action(name, serializer_class, service, related_name, summary, par
         case = self.get_object()
         if request.method == "GET":
             rows = getattr(case, related_name).select_related("recorded_by")
+            if prefetch:
+                rows = rows.prefetch_related(*prefetch)
             return Response(serializer_class(rows, many=True).data)
         payload = serializer_class(data=request.data, context={"request": request})
         payload.is_valid(raise_exception=True)
@@ -98,7 +111,7 @@ class NoticeListQuery(serializers.Serializer):
         responses={200: CaseSerializer(many=True), 400: ERRORS[400], 403: ERRORS[403]},
     ),
     retrieve=extend_schema(
-        summary="监测对象详情", responses={200: CaseSerializer, 404: ERRORS[404]}
+        summary="监测对象详情（含公告）", responses={200: CaseDetailSerializer, 404: ERRORS[404]}
     ),
     create=extend_schema(
         summary="登记监测对象（线索登记）", responses={201: CaseSerializer, **ERRORS}
@@ -121,15 +134,23 @@ class CaseViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Rea
         "transitions",
         "home_visits",
         "consents",
+        "cross_checks",
         "appraisals",
         "notices",
         "monthly_visits",
         "measures",
         "aid_plan",
+        "follow_up_visits",
+        "adjustments",
     )
 
     def get_queryset(self):
         return cases_for(self.request.user, timezone.localdate()).order_by("-found_on", "-id")
+
+    def get_serializer_class(self):
+        if self.action == "retrieve":
+            return CaseDetailSerializer
+        return super().get_serializer_class()
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
@@ -180,6 +201,15 @@ class CaseViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Rea
         "承诺授权",
         parsers=[MultiPartParser, FormParser],
     )
+    cross_checks = _evidence_action(
+        "cross_checks",
+        CrossCheckSerializer,
+        identification.cross_check_record,
+        "crosschecks",
+        "信息比对",
+        parsers=[SafeJSONParser],
+        prefetch=("findings__item",),
+    )
     appraisals = _evidence_action(
         "appraisals", AppraisalSerializer, services.appraisal_record, "appraisals", "民主评议"
     )
@@ -196,6 +226,36 @@ class CaseViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Rea
     measures = _evidence_action(
         "measures", MeasureRecordSerializer, measure_record_create, "measures", "帮扶措施"
     )
+
+    @extend_schema(
+        summary="部门预警信息（在办期间名单再次命中本户，已并入监测档案）",
+        responses={200: CaseWarningSerializer(many=True), 404: ERRORS[404]},
+    )
+    @action(detail=True, methods=["get"])
+    def warnings(self, request, pk=None):
+        case = self.get_object()
+        return Response(CaseWarningSerializer(case_warnings(case), many=True).data)
+
+    @extend_schema(
+        methods=["GET"],
+        summary="消除后跟踪走访列表",
+        responses={200: FollowUpVisitSerializer(many=True), 404: ERRORS[404]},
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="登记消除后跟踪走访（村干部；风险已消除且在跟踪期内，否则 400）",
+        request=FollowUpVisitSerializer,
+        responses={201: FollowUpVisitSerializer, **ERRORS},
+    )
+    @action(detail=True, methods=["get", "post"], url_path="follow-up-visits")
+    def follow_up_visits(self, request, pk=None):
+        case = self.get_object()
+        if request.method == "GET":
+            return Response(FollowUpVisitSerializer(follow_up_visits_of(case), many=True).data)
+        payload = FollowUpVisitSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        visit = follow_up_visit_record(case=case, by=request.user, **payload.validated_data)
+        return Response(FollowUpVisitSerializer(visit).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         methods=["GET"],
@@ -220,6 +280,43 @@ class CaseViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Rea
         payload.is_valid(raise_exception=True)
         plan = aid_plan_save(case=case, by=request.user, **payload.validated_data)
         return Response(AidPlanSerializer(plan).data)
+
+    @extend_schema(
+        methods=["GET"],
+        summary="动态调整记录（调整前→调整后、提出人、时间、理由、乡镇确认结果）",
+        responses={200: CaseAdjustmentSerializer(many=True), 404: ERRORS[404]},
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="提出动态调整（村干部；乡镇通过 transitions 的 adjustment_confirm / "
+        "adjustment_reject 确认或不予确认）",
+        description="按新登记案例的一致性规则检查（类别与户类型、1至5项风险类型、"
+        "因务工就业不稳须有劳动能力成员、主要风险须在所选风险中），不做收入测算；"
+        "至少须改变一项。",
+        request=AdjustmentProposalSerializer,
+        responses={
+            201: CaseAdjustmentSerializer,
+            400: OpenApiResponse(
+                description="输入有误、与现状相同或案例不在监测帮扶中：errors 按字段列出原因"
+            ),
+            403: OpenApiResponse(description="动态调整由村干部提出"),
+            404: ERRORS[404],
+            409: OpenApiResponse(description="该案例已有待乡镇确认的动态调整"),
+        },
+    )
+    @action(detail=True, methods=["get", "post"])
+    def adjustments(self, request, pk=None):
+        case = self.get_object()
+        if request.method == "GET":
+            rows = adjustments_of(case)
+            return Response(CaseAdjustmentSerializer(rows, many=True).data)
+        payload = AdjustmentProposalSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        adjustment = adjustment_propose(case=case, by=request.user, **payload.validated_data)
+        return Response(
+            CaseAdjustmentSerializer(adjustments_of(case).get(pk=adjustment.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
 
     @extend_schema(
         summary="公示名单（只含姓名、类别、村，不含身份证号、电话、账户、健康状况）",

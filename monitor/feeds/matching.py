@@ -10,6 +10,16 @@
    writes every row with its outcome — invalid, duplicate in the batch, not in the registry,
    attached to the household's open case, merged into its open clue, or new clue — and its
    links. No query per row, no UPDATE passes over the rows.
+   A new clue waits for its county's dispatch (待县级下发), or goes straight to the village
+   where the county's local rule is automatic dispatch: a CASE on the village's county,
+   computed from the few counties whose rules differ from the installation's. A household
+   cleared of its risk and still in its follow-up period (消除后跟踪) gets its clue marked
+   返贫风险 with the cleared case (a join on the few cases in follow-up).
+4. Tell, from the new clues only (an index range above the highest clue id before the
+   insert): one INSERT … SELECT writes the batch's rounds (下发批次) per county, then the
+   notifications — the county approver of each round waiting for dispatch, the villages of
+   clues dispatched automatically, the village of each 返贫风险 clue, and the village of each
+   monitored household the list hit (evidence attached to its case).
 
 The whole batch is one transaction: a worker killed half-way leaves nothing behind, and the
 batch, still marked received, is redone whole by the retry or the sweep. The SQL runs
@@ -18,6 +28,7 @@ unchanged on PostgreSQL and SQLite (3.33+); every value is a bound parameter.
 
 import logging
 import time
+from collections import defaultdict
 from datetime import date
 from pathlib import Path
 
@@ -25,8 +36,18 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from monitor.choices import CLOSED_STATUSES, BatchStatus, ClueChannel, ClueStatus, RowOutcome
+from accounts.choices import Role
+from monitor.choices import (
+    CLOSED_STATUSES,
+    BatchStatus,
+    ClueChannel,
+    ClueStatus,
+    NotificationKind,
+    RowOutcome,
+    Status,
+)
 from monitor.deadlines import add_workdays
+from monitor.feeds.dispatch import CountyRules, county_clue_rules
 from monitor.feeds.intake import open_payload
 from monitor.feeds.rows import STAGE_COLUMNS, FeedFormatError, RowNormaliser, payload_rows
 from monitor.feeds.screening import stage_screening
@@ -86,10 +107,16 @@ _FOUND = f"""
 
 _NEW_CLUES = """
     INSERT INTO monitor_clue (household_id, village_id, channel, status, raised_on, due_on,
-        outcome, outcome_note, created_at, source_batch_id)
-    SELECT DISTINCT f.found_household, h.village_id, %s, %s, %s, %s, '', '', %s, %s
+        outcome, outcome_note, created_at, source_batch_id, relapse_of_id)
+    SELECT DISTINCT f.found_household, h.village_id, %s, {status}, %s, {due}, '', '', %s, %s,
+        fu.case_id
     FROM feed_found f
     JOIN households_household h ON h.id = f.found_household
+    -- 消除后跟踪: the household's latest cleared case whose follow-up runs until today or
+    -- later (cases are filed one after the other, so the latest has the highest id).
+    LEFT JOIN (SELECT household_id, MAX(id) AS case_id FROM monitor_case
+               WHERE status = %s AND follow_up_until >= %s GROUP BY household_id) fu
+        ON fu.household_id = f.found_household
     WHERE f.row_number = f.first_row
       AND NOT EXISTS (SELECT 1 FROM monitor_case c WHERE c.household_id = f.found_household
                       AND c.status NOT IN ({closed_marks}))
@@ -161,16 +188,60 @@ def _lock_households() -> None:
             )
 
 
-def match_staged(batch_id: int, today: date, channel: str) -> None:
+def by_county(column: str, default, values: dict) -> tuple[str, list]:
+    """An SQL expression of the county of `column` (a village code): `default`, except for
+    the counties listed with another value. A constant when they all agree."""
+    groups = defaultdict(list)
+    for county, value in values.items():
+        if value != default:
+            groups[value].append(county)
+    if not groups:
+        return "%s", [default]
+    sql, params = "CASE", []
+    for value, counties in groups.items():
+        marks = ", ".join(["%s"] * len(counties))
+        sql += f" WHEN substr({column}, 1, 6) IN ({marks}) THEN %s"
+        params += [*sorted(counties), value]
+    return sql + " ELSE %s END", [*params, default]
+
+
+def _status_by_county(column: str, rules: CountyRules) -> tuple[str, list]:
+    def status(auto: bool) -> str:
+        return (ClueStatus.VERIFYING if auto else ClueStatus.PENDING_DISPATCH).value
+
+    values = {county: status(auto) for county, (auto, _) in rules.exceptions.items()}
+    return by_county(column, status(rules.default_auto), values)
+
+
+def match_staged(
+    batch_id: int, today: date, channel: str, rules: CountyRules | None = None
+) -> None:
     """The two set-based statements over the found rows (the partial unique indexes keep
     each household to one open case and one open clue, so the joins never fan out)."""
-    due = add_workdays(today, settings.MONITOR["CLUE_VERIFICATION_WORKDAYS"])
+    rules = rules or county_clue_rules(today.year)
+    status_sql, status_params = _status_by_county("h.village_id", rules)
+    # Waiting for the county, the deadline is provisional: the dispatch sets it anew.
+    due_sql, due_params = by_county(
+        "h.village_id",
+        add_workdays(today, rules.default_workdays),
+        {county: add_workdays(today, days) for county, (_, days) in rules.exceptions.items()},
+    )
     closed = sorted(CLOSED_STATUSES)
     marks = ", ".join(["%s"] * len(closed))
     with connection.cursor() as cursor:
         cursor.execute(
-            _NEW_CLUES.replace("{closed_marks}", marks),
-            [channel, ClueStatus.VERIFYING.value, today, due, timezone.now(), batch_id, *closed],
+            _NEW_CLUES.replace("{closed_marks}", marks).format(status=status_sql, due=due_sql),
+            [
+                channel,
+                *status_params,
+                today,
+                *due_params,
+                timezone.now(),
+                batch_id,
+                Status.CLEARED.value,
+                today,
+                *closed,
+            ],
         )
         cursor.execute(
             _ROWS.replace("{closed_marks}", marks),
@@ -187,6 +258,149 @@ def match_staged(batch_id: int, today: date, channel: str) -> None:
         )
         cursor.execute(f"DROP TABLE {STAGE}")
         cursor.execute("DROP TABLE feed_found")
+
+
+def _last_clue_id() -> int:
+    """The highest clue id before the batch's insert: the batch's own clues lie above it (ids
+    are handed out in order), so they are read back by an index range, not a table scan."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COALESCE(MAX(id), 0) FROM monitor_clue")
+        return cursor.fetchone()[0]
+
+
+_FEED_NEW = """
+    CREATE TEMP TABLE feed_new AS
+    SELECT village_id, COUNT(*) AS clues,
+        SUM(CASE WHEN relapse_of_id IS NULL THEN 0 ELSE 1 END) AS relapses
+    FROM monitor_clue WHERE id > %s AND source_batch_id = %s GROUP BY village_id
+"""
+
+_ROUNDS = """
+    INSERT INTO monitor_dispatchround (county_id, batch_id, clue_count, created_at,
+        dispatched_at, dispatched_by_id)
+    SELECT substr(n.village_id, 1, 6) || '000000', %s, SUM(n.clues), %s, {dispatched}, NULL
+    FROM feed_new n
+    GROUP BY substr(n.village_id, 1, 6)
+"""
+
+# The county approver of each round that waits for the county's dispatch.
+_TELL_COUNTIES = """
+    INSERT INTO monitor_notification (region_id, role, case_id, kind, message, "key", created_at)
+    SELECT r.county_id, %s, NULL, %s, %s || CAST(r.clue_count AS varchar) || %s,
+        %s || CAST(r.id AS varchar), %s
+    FROM monitor_dispatchround r WHERE r.batch_id = %s AND r.dispatched_at IS NULL
+    ON CONFLICT ("key") DO NOTHING
+"""
+
+# Each village whose clues went straight down (its county dispatches automatically).
+_TELL_VILLAGES = """
+    INSERT INTO monitor_notification (region_id, role, case_id, kind, message, "key", created_at)
+    SELECT n.village_id, %s, NULL, %s, %s || CAST(n.clues AS varchar) || %s,
+        %s || n.village_id, %s
+    FROM feed_new n WHERE {status} = %s
+    ON CONFLICT ("key") DO NOTHING
+"""
+
+# 返贫风险: the village of each new clue of a household in its follow-up period.
+_TELL_RELAPSES = """
+    INSERT INTO monitor_notification (region_id, role, case_id, kind, message, "key", created_at)
+    SELECT cl.village_id, %s, cl.relapse_of_id, %s, %s || h.number || %s,
+        %s || CAST(cl.id AS varchar), %s
+    FROM monitor_clue cl JOIN households_household h ON h.id = cl.household_id
+    WHERE cl.id > %s AND cl.source_batch_id = %s AND cl.relapse_of_id IS NOT NULL
+    ON CONFLICT ("key") DO NOTHING
+"""
+
+# A monitored household on the list: its village, once per case and batch.
+_TELL_HITS = """
+    INSERT INTO monitor_notification (region_id, role, case_id, kind, message, "key", created_at)
+    SELECT h.village_id, %s, r.case_id, %s,
+        %s || h.number || %s || CAST(COUNT(*) AS varchar) || %s,
+        %s || CAST(r.case_id AS varchar), %s
+    FROM monitor_warningrow r JOIN households_household h ON h.id = r.household_id
+    WHERE r.batch_id = %s AND r.outcome = %s AND r.case_id IS NOT NULL
+    GROUP BY r.case_id, h.village_id, h.number
+    ON CONFLICT ("key") DO NOTHING
+"""
+
+
+def raise_rounds_and_tell(batch: WarningBatch, rules: CountyRules, last_clue: int) -> None:
+    """The batch's rounds (下发批次), one per county of its new clues, and the notifications
+    they and the list's hits call for; set-based, from the new clues and the receipt."""
+    source = batch.department.name if batch.department_id else "数据筛查"
+    now = timezone.now()
+    village, county = Role.VILLAGE_CADRE.value, Role.COUNTY_APPROVER.value
+    with connection.cursor() as cursor:
+        if batch.rows_new_clue:
+            cursor.execute("DROP TABLE IF EXISTS feed_new")
+            cursor.execute(_FEED_NEW, [last_clue, batch.pk])
+            dispatched_sql, dispatched_params = by_county(
+                "n.village_id",
+                now if rules.default_auto else None,
+                {c: now if auto else None for c, (auto, _) in rules.exceptions.items()},
+            )
+            cursor.execute(
+                _ROUNDS.format(dispatched=dispatched_sql),
+                [batch.pk, now, *dispatched_params],
+            )
+            cursor.execute(
+                _TELL_COUNTIES,
+                [
+                    county,
+                    NotificationKind.CLUES_ARRIVED.value,
+                    f"{source}名单：",
+                    " 条预警线索待下发",
+                    "round:",
+                    now,
+                    batch.pk,
+                ],
+            )
+            if rules.any_auto():
+                status_sql, status_params = _status_by_county("n.village_id", rules)
+                cursor.execute(
+                    _TELL_VILLAGES.format(status=status_sql),
+                    [
+                        village,
+                        NotificationKind.CLUES_DISPATCHED.value,
+                        f"{source}预警线索 ",
+                        " 条已下发到本村，请按期入户核实并反馈",
+                        f"auto:{batch.pk}:",
+                        now,
+                        *status_params,
+                        ClueStatus.VERIFYING.value,
+                    ],
+                )
+            cursor.execute("SELECT COALESCE(SUM(relapses), 0) FROM feed_new")
+            if cursor.fetchone()[0]:
+                cursor.execute(
+                    _TELL_RELAPSES,
+                    [
+                        village,
+                        NotificationKind.RELAPSE_RISK.value,
+                        "返贫风险：消除后跟踪期内的农户 ",
+                        f" 出现在{source}预警名单中，已生成预警线索，请及时入户核实",
+                        "relapse:",
+                        now,
+                        last_clue,
+                        batch.pk,
+                    ],
+                )
+            cursor.execute("DROP TABLE feed_new")
+        if batch.rows_attached:
+            cursor.execute(
+                _TELL_HITS,
+                [
+                    village,
+                    NotificationKind.WARNING_HIT.value,
+                    "监测户 ",
+                    f" 出现在{source}预警名单中（",
+                    " 条），已并入监测档案，请核查风险变化",
+                    f"hit:{batch.pk}:",
+                    now,
+                    batch.pk,
+                    RowOutcome.ATTACHED_TO_CASE.value,
+                ],
+            )
 
 
 COUNT_FIELDS = {
@@ -253,8 +467,11 @@ def _work(batch: WarningBatch, today: date) -> None:
     _fault_injection_point(batch.pk)
     _find_households()
     _lock_households()
-    match_staged(batch.pk, today, channel)
+    rules = county_clue_rules(today.year)
+    last_clue = _last_clue_id()
+    match_staged(batch.pk, today, channel, rules)
     _count(batch)
+    raise_rounds_and_tell(batch, rules, last_clue)
 
 
 def process_batch(batch_id: int, today: date | None = None) -> str:

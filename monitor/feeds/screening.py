@@ -3,7 +3,8 @@ list does, through the same batch, rows, merging and clues.
 
 Rules (thresholds are data: the monitoring line and ScreeningThreshold, by region and year):
 per-capita net income under the line, compliant self-paid medical cost over the threshold,
-unsafe housing, unsafe drinking water, a school-age child out of school. Each rule is one
+unsafe housing, unsafe drinking water, a school-age child out of school, a civil-affairs
+low-income household (低保, 特困, 低保边缘, 刚性支出困难) not in monitoring. Each rule is one
 INSERT … SELECT per county (lines and thresholds are set per county or above), never a query
 per household.
 """
@@ -16,7 +17,7 @@ from django.utils import timezone
 
 from accounts import policy
 from accounts.scope import region_prefix_of
-from households.choices import RegionLevel, Schooling
+from households.choices import CivilAffairsStatus, RegionLevel, Schooling
 from households.models import Region
 from households.services import monitoring_line_for
 from monitor.choices import RowOutcome
@@ -59,7 +60,16 @@ RULES = {
         "义务教育阶段失学辍学",
         "SELECT DISTINCT m.household_id, CAST(NULL AS NUMERIC) AS amount FROM households_member m "
         "JOIN households_household h ON h.id = m.household_id "
-        "WHERE h.village_id LIKE %s AND m.schooling = %s",
+        # Only members in the register: one who died or moved out is not out of school.
+        "WHERE h.village_id LIKE %s AND m.schooling = %s AND m.life_status = 'in_register'",
+    ),
+    # 2026: civil-affairs low-income households (低保, 特困, 低保边缘, 刚性支出困难) not in
+    # monitoring are checked by the village (the indicator names the category).
+    "civil_affairs": (
+        "民政低收入人口",
+        "SELECT h.id AS household_id, CAST(NULL AS NUMERIC) AS amount "
+        "FROM households_household h WHERE h.village_id LIKE %s "
+        "AND h.civil_affairs_status = %s AND h.is_monitored = %s AND h.closed_on IS NULL",
     ),
 }
 
@@ -73,8 +83,11 @@ def _threshold(county_code: str, year: int) -> ScreeningThreshold | None:
     return next((found[code] for code in candidates if code in found), None)
 
 
-def _insert(cursor, stage: str, rule: str, select_params: list, today: date) -> None:
-    indicator, select = RULES[rule]
+def _insert(
+    cursor, stage: str, rule: str, select_params: list, today: date, indicator: str = ""
+) -> None:
+    label, select = RULES[rule]
+    indicator = indicator or label
     cursor.execute(f"SELECT COALESCE(MAX(row_number), 0) FROM {stage}")  # noqa: S608
     offset = cursor.fetchone()[0]
     cursor.execute(
@@ -113,6 +126,11 @@ def stage_screening(batch: WarningBatch, stage: str, today: date) -> None:
             _insert(cursor, stage, "housing", [like, False], today)
             _insert(cursor, stage, "water", [like, False], today)
             _insert(cursor, stage, "dropout", [like, Schooling.DROPOUT.value], today)
+            for status in CivilAffairsStatus:
+                if status.value:
+                    indicator = f"民政低收入人口：{status.label}（未纳入监测）"
+                    params = [like, status.value, False]
+                    _insert(cursor, stage, "civil_affairs", params, today, indicator)
 
 
 def screening_queue(*, scope_prefix: str) -> WarningBatch:

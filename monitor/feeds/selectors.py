@@ -8,14 +8,27 @@ shows: every batch read here defers it, including batches reached through a clue
 
 from datetime import date
 
-from django.db.models import Case, F, IntegerField, OuterRef, Prefetch, Q, Subquery, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Substr
 
 from accounts import policy
 from accounts.scope import region_prefix_of
 from households.choices import PREFIX_LENGTH, RegionLevel, Relation
 from households.models import Household, Member
-from monitor.choices import ClueStatus
-from monitor.models import Clue, SelfApplication, WarningBatch, WarningRow
+from monitor.choices import ClueOutcome, ClueStatus, RowOutcome
+from monitor.models import Clue, DispatchRound, SelfApplication, WarningBatch, WarningRow
 
 HIDDEN = "—"
 
@@ -49,17 +62,23 @@ def clues_for(user):
     )
 
 
+def _overdue(today: date) -> Q:
+    """Past its deadline and still the village's (or township's) to do: a clue waiting for
+    the county's dispatch has no village clock running yet."""
+    return Q(due_on__lt=today) & ~Q(status__in=(ClueStatus.CLOSED, ClueStatus.PENDING_DISPATCH))
+
+
 def clues_overdue_first(queryset, today: date):
     """Open clues past their verification deadline first (the longest overdue on top), then
     by deadline. `late` is 1 for those overdue clues."""
-    overdue = Q(due_on__lt=today) & ~Q(status=ClueStatus.CLOSED)
+    overdue = _overdue(today)
     return queryset.annotate(
         late=Case(When(overdue, then=Value(1)), default=Value(0), output_field=IntegerField())
     ).order_by("-late", "due_on", "id")
 
 
 def overdue_filter(queryset, wanted: bool, today: date):
-    overdue = Q(due_on__lt=today) & ~Q(status=ClueStatus.CLOSED)
+    overdue = _overdue(today)
     return queryset.filter(overdue) if wanted else queryset.exclude(overdue)
 
 
@@ -122,6 +141,25 @@ def batches_for(user):
     )
 
 
+def with_findings(rows):
+    """Each list row with the village's finding once it exists (`finding`, a ClueOutcome
+    code, "" while open): a row attached to an open case is 已是监测对象; a row that raised or
+    joined a clue takes the clue's outcome once the village fed it back. One join."""
+    return rows.annotate(
+        finding=Case(
+            When(
+                outcome=RowOutcome.ATTACHED_TO_CASE, then=Value(ClueOutcome.ALREADY_MONITORED.value)
+            ),
+            When(clue__status=ClueStatus.CLOSED, then=F("clue__outcome")),
+            default=Value(""),
+        )
+    )
+
+
+def finding_label(code: str) -> str:
+    return ClueOutcome(code).label if code in ClueOutcome.values else ""
+
+
 def batch_rows_for(user, batch: WarningBatch):
     """The receipt's rows of one batch (already looked up through `batches_for`), in list
     order. A row matched to a household outside the user's region shows neither that
@@ -132,11 +170,104 @@ def batch_rows_for(user, batch: WarningBatch):
     inside = Q(household__village__code__startswith=prefix)
     outside = Q(household__isnull=False) & ~inside
     return (
-        WarningRow.objects.filter(batch=batch)
+        with_findings(WarningRow.objects.filter(batch=batch))
         .annotate(
             shown_number=Case(When(inside, then=F("household__number")), default=Value(HIDDEN)),
             shown_name=Case(When(outside, then=Value(HIDDEN)), default=F("name")),
         )
         .defer("id_number_hash", "detail")
         .order_by("row_number")
+    )
+
+
+# --- dispatch rounds (下发批次) ------------------------------------------------------------
+
+
+def rounds_for(user):
+    """The rounds of the counties inside the user's region (county staff: their county's;
+    staff above it: their counties'), newest first, with their county, source batch (without
+    its upload) and dispatcher. Nobody else reads rounds: the policy's `rounds.read`."""
+    prefix = region_prefix_of(user)
+    if prefix is None or not policy.allows(user, "rounds.read"):
+        return DispatchRound.objects.none()
+    return (
+        DispatchRound.objects.filter(county__code__startswith=prefix)
+        .select_related("county", "batch__department", "dispatched_by")
+        .defer("batch__payload")
+        .order_by("-created_at", "-id")
+    )
+
+
+def _round_clues_filter(rounds) -> Q:
+    """The clues of these rounds: each round's batch, in its county (a village-code prefix,
+    which the clue_village_status index serves)."""
+    wanted = Q()
+    for item in rounds:
+        wanted |= Q(source_batch_id=item.batch_id, village__code__startswith=item.county_id[:6])
+    return wanted
+
+
+def round_progress(rounds) -> None:
+    """Set on each round of a page its clues sent down (`dispatched_count`), fed back by the
+    village (`verified_count`) and identified (`identified_count`): one query for the page."""
+    rounds = list(rounds)
+    for item in rounds:
+        item.dispatched_count = item.verified_count = item.identified_count = 0
+    if not rounds:
+        return
+    rows = (
+        Clue.objects.filter(_round_clues_filter(rounds))
+        .annotate(county=Substr("village_id", 1, 6))
+        .values("source_batch_id", "county")
+        .annotate(
+            dispatched=Count("id", filter=~Q(status=ClueStatus.PENDING_DISPATCH)),
+            verified=Count("id", filter=Q(status=ClueStatus.CLOSED)),
+            identified=Count("id", filter=Q(outcome=ClueOutcome.IDENTIFY)),
+        )
+        .order_by()
+    )
+    found = {(row["source_batch_id"], row["county"]): row for row in rows}
+    for item in rounds:
+        row = found.get((item.batch_id, item.county_id[:6]))
+        if row is not None:
+            item.dispatched_count = row["dispatched"]
+            item.verified_count = row["verified"]
+            item.identified_count = row["identified"]
+
+
+def rounds_summary(user) -> dict:
+    """预警信息下发 N 次，线索 M 条: the rounds of the user's region sent down (by the county, by
+    automatic dispatch, or clue by clue to the last) and the clues they carried."""
+    totals = (
+        rounds_for(user)
+        .filter(dispatched_at__isnull=False)
+        .aggregate(rounds=Count("id"), clues=Sum("clue_count"))
+    )
+    rounds, clues = totals["rounds"], totals["clues"] or 0
+    waiting = rounds_for(user).filter(dispatched_at__isnull=True).count()
+    return {
+        "rounds_dispatched": rounds,
+        "clues_dispatched": clues,
+        "rounds_waiting": waiting,
+        "text": f"预警信息下发 {rounds} 次，线索 {clues} 条",
+    }
+
+
+def round_clues(user, dispatch_round):
+    """The clues of one round (already looked up through `rounds_for`), in the region scope."""
+    return clues_for(user).filter(
+        source_batch_id=dispatch_round.batch_id,
+        village__code__startswith=dispatch_round.county_id[:6],
+    )
+
+
+def case_warnings(case):
+    """部门预警信息 attached to a case: the list rows of departments and screening runs that hit
+    the household while the case was open (evidence of a possible change), newest list first,
+    each with its batch's department (never the stored upload). ID numbers only masked."""
+    return (
+        WarningRow.objects.filter(case=case)
+        .select_related("batch__department")
+        .defer("batch__payload", "id_number_hash")
+        .order_by("-batch__received_at", "-batch_id", "row_number")
     )

@@ -179,6 +179,15 @@ class CaseTransition(models.Model):
     def __str__(self):
         return f"{self.case_id} {self.from_status}→{self.to_status}"
 
+    @property
+    def action_label(self) -> str:
+        """The step's name (a step that keeps the status, such as 乡镇确认动态调整, is read
+        by its name rather than by its states)."""
+        from monitor.workflow import STEP_BY_ACTION
+
+        step = STEP_BY_ACTION.get(self.action)
+        return step.label if step is not None else self.action
+
 
 class _Evidence(models.Model):
     """A record the village keeps for a step of identification or clearance."""
@@ -519,3 +528,17 @@ class Notification(models.Model):
 
     def __str__(self):
         return self.message
+
+    @property
+    def link(self) -> str:
+        """Where the message leads: its case; a visit's risk change opens the case's 动态调整
+        form prefilled with that visit (the key names the visit: monitor/services.py)."""
+        from django.urls import reverse
+
+        if self.case_id is None:
+            return ""
+        url = reverse("case-page", args=[self.case_id])
+        visit = self.key.removeprefix("risk-change:")
+        if self.kind == NotificationKind.RISK_CHANGE and visit.isdigit():
+            return f"{url}?visit={visit}#adjustment"
+        return url

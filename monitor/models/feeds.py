@@ -397,6 +397,9 @@ class SelfApplication(models.Model):
     id_number_hash = models.CharField(max_length=64, db_index=True, editable=False)
     id_number_masked = models.CharField("身份证号", max_length=18, editable=False)
     phone_encrypted = models.TextField(editable=False)
+    # The keyed hash, so the applicant's lookup of the result (受理编号 + 手机号) compares
+    # hashes and never decrypts. Empty on applications made before it was kept.
+    phone_hash = models.CharField(max_length=64, blank=True, editable=False)
     phone_masked = models.CharField("手机号", max_length=20, editable=False)
     difficulty = models.TextField("困难情况")
     risk_code = models.CharField("风险类型", max_length=4, choices=RISK_TYPES)

@@ -25,8 +25,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import policy
 from config.pages import call_service
 from households import services as registry
+from interventions.insurance import INSURANCE_MANAGE, insurance_policies_managed_by
 from monitor import administration as admin
 from monitor.models.feeds import DepartmentKind
+from monitor.regional import REGION_POLICY_MANAGE, region_policies_managed_by
 
 PAGE_SIZE = 50
 
@@ -171,8 +173,21 @@ def _page(request, queryset):
 # --- overview ----------------------------------------------------------------------------
 
 
+def _measure_categories(user):
+    from monitor.pages.measure_categories import measure_categories_managed_by
+
+    return measure_categories_managed_by(user)
+
+
 @require_http_methods(["GET"])
-@manage_page(admin.DEPARTMENT_MANAGE, admin.THRESHOLD_MANAGE, registry.MONITORING_LINE_MANAGE)
+@manage_page(
+    admin.DEPARTMENT_MANAGE,
+    admin.THRESHOLD_MANAGE,
+    registry.MONITORING_LINE_MANAGE,
+    REGION_POLICY_MANAGE,
+    INSURANCE_MANAGE,
+    "measure_category.manage",
+)
 def manage_home_page(request):
     areas = [
         (
@@ -198,6 +213,30 @@ def manage_home_page(request):
             "按区划和年度设定人均纯收入监测标准及其依据文件。",
             "line-list-page",
             "条",
+        ),
+        (
+            REGION_POLICY_MANAGE,
+            region_policies_managed_by,
+            "本地时限与规则",
+            "按区划和年度设定识别认定、核实、受理时限，最短监测期、消除后跟踪期和抽查比例。",
+            "region-policy-list-page",
+            "条",
+        ),
+        (
+            INSURANCE_MANAGE,
+            insurance_policies_managed_by,
+            "防贫保险",
+            "按区划和年度登记防贫保险的承保机构、保障对象和理赔触发线，登记参保。",
+            "insurance-policy-list-page",
+            "份",
+        ),
+        (
+            "measure_category.manage",
+            _measure_categories,
+            "帮扶措施类别",
+            "设定哪些措施类别属于开发式帮扶、哪些可作为因病致险的保障措施。",
+            "measure-category-list-page",
+            "类",
         ),
     ]
     shown = [

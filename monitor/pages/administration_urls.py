@@ -2,7 +2,9 @@
 
 from django.urls import path
 
+from interventions import pages as insurance_pages
 from monitor.pages import administration as pages
+from monitor.pages import measure_categories, region_policies
 
 urlpatterns = [
     path("", pages.manage_home_page, name="manage-home"),
@@ -24,4 +26,27 @@ urlpatterns = [
     path("lines/", pages.line_list_page, name="line-list-page"),
     path("lines/<int:pk>/", pages.line_page, name="line-page"),
     path("lines/<int:pk>/delete/", pages.line_delete_page, name="line-delete-page"),
+    path(
+        "measure-categories/",
+        measure_categories.measure_category_list_page,
+        name="measure-category-list-page",
+    ),
+    path("local-rules/", region_policies.region_policy_list_page, name="region-policy-list-page"),
+    path("local-rules/<int:pk>/", region_policies.region_policy_page, name="region-policy-page"),
+    path(
+        "local-rules/<int:pk>/delete/",
+        region_policies.region_policy_delete_page,
+        name="region-policy-delete-page",
+    ),
+    path(
+        "insurance/", insurance_pages.insurance_policy_list_page, name="insurance-policy-list-page"
+    ),
+    path(
+        "insurance/<int:pk>/", insurance_pages.insurance_policy_page, name="insurance-policy-page"
+    ),
+    path(
+        "insurance/<int:pk>/enrol/",
+        insurance_pages.insurance_policy_enrol_page,
+        name="insurance-policy-enrol-page",
+    ),
 ]

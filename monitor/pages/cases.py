@@ -20,13 +20,23 @@ from households.models import Member
 from households.selectors import households_for
 from interventions.models import MeasureRecord
 from interventions.services import aid_plan_save, measure_record_create, measure_record_update
-from monitor import services
-from monitor.choices import MONITORED_STATUSES, Category, Stage, Status
+from monitor import identification, services
+from monitor.choices import (
+    MONITORED_STATUSES,
+    Category,
+    ClearanceKind,
+    Stage,
+    Status,
+    VisitKind,
+    VisitLevel,
+)
+from monitor.feeds.selectors import case_warnings
 from monitor.forms import (
     AidPlanForm,
     AppraisalForm,
     CaseFileForm,
     ConsentForm,
+    CrossCheckForm,
     HomeVisitForm,
     MeasureForm,
     MeasureProgressForm,
@@ -35,11 +45,15 @@ from monitor.forms import (
     PlannedItemForm,
     TransitionForm,
 )
+from monitor.pages.adjustments import adjustment_context
+from monitor.pages.follow_up import follow_up_context
+from monitor.pages.identification import identification_context
 from monitor.rules import clearance_checks, report_checks
 from monitor.selectors import cases_for
 from monitor.workflow import STEPS, allowed_actions, case_transition
 
-CLEARANCE_STEPS = {step.action for step in STEPS if step.source in MONITORED_STATUSES}
+# The steps of the clearance procedure (their refusals are shown on the clearance page).
+CLEARANCE_STEPS = {step.action for step in STEPS if step.action.endswith("clearance")}
 PAGE_SIZE = 30
 PLANNED_ROWS = 6
 MAX_PLANNED_ROWS = 50
@@ -48,11 +62,12 @@ MAX_PLANNED_ROWS = 50
 EVIDENCE = {
     "home_visit": ("入户核实", HomeVisitForm, services.home_visit_record, "homevisits"),
     "consent": ("承诺授权", ConsentForm, services.consent_record, "consents"),
+    "cross_check": ("信息比对", CrossCheckForm, identification.cross_check_record, "crosschecks"),
     "appraisal": ("民主评议", AppraisalForm, services.appraisal_record, "appraisals"),
     "notice": ("公示", NoticeForm, services.notice_record, "publicnotices"),
 }
 STAGE_EVIDENCE = {
-    Stage.IDENTIFICATION: ["home_visit", "consent", "appraisal", "notice"],
+    Stage.IDENTIFICATION: ["home_visit", "consent", "cross_check", "appraisal", "notice"],
     Stage.CLEARANCE: ["home_visit", "appraisal", "notice"],
 }
 # Steps whose preconditions are a checklist: the button appears once nothing is missing.
@@ -137,6 +152,7 @@ def case_new_page(request):
             found_on=data["found_on"],
             description=data["description"],
             green_channel=data["green_channel"],
+            main_risk=data["main_risk"] or None,
         )
         if case is not None:
             messages.success(request, "已登记监测对象，请按步骤完成入户核实等程序。")
@@ -163,6 +179,7 @@ def case_edit_page(request, pk: int):
     initial = {
         "category": case.category,
         "risk_codes": case.risk_codes,
+        "main_risk": case.main_risk,
         "found_on": case.found_on,
         "channel": case.channel,
         "description": case.description,
@@ -200,21 +217,34 @@ def _evidence_blocks(case, stage: str, user, bound: dict):
     blocks = []
     for kind in STAGE_EVIDENCE[stage]:
         title, form_class, _, related = EVIDENCE[kind]
-        records = [r for r in getattr(case, related).all() if r.stage == stage]
+        rows = getattr(case, related).all()
+        if kind == "cross_check":
+            rows = rows.prefetch_related("findings__item")
+        records = [r for r in rows if r.stage == stage]
+        if kind == "home_visit":
+            # The village's own step; township and county visits are shown apart.
+            records = [r for r in records if r.level == VisitLevel.VILLAGE]
         form = bound.get(kind) or (form_class(prefix=kind) if can_record else None)
         blocks.append({"kind": kind, "title": title, "records": records, "form": form})
     return blocks
 
 
-def _step_forms(case, user, today, bound: dict):
+def _step_forms(case, user, today, bound: dict, kind: str | None = None):
     """The steps this user may take now, the forward ones first (returns, rejections and
-    withdrawals, which need a reason, after them)."""
+    withdrawals, which need a reason, after them). `kind` is the clearance kind the
+    clearance page shows (its proposal's checklist is of that kind)."""
     steps = []
     for step in sorted(allowed_actions(case, user), key=lambda step: step.needs_reason):
         checks = CHECKED_STEPS.get(step.action)
-        checklist = checks(case, today) if checks else []
+        if step.action == "propose_clearance":
+            checklist = clearance_checks(case, today, kind)
+        else:
+            checklist = checks(case, today) if checks else []
         ready = all(check.met for check in checklist)
-        form = bound.get(step.action) or TransitionForm(initial={"action": step.action})
+        members = _members(case) if step.action == "propose_clearance" else ()
+        form = bound.get(step.action) or TransitionForm(
+            initial={"action": step.action, "clearance_kind": kind}, members=members
+        )
         steps.append({"step": step, "checklist": checklist, "ready": ready, "form": form})
     return steps
 
@@ -229,7 +259,7 @@ def _case_context(request, case, bound=None):
         "steps": _step_forms(case, user, today, bound),
         "trail": case.transitions.select_related("actor"),
         "measures": case.measures.select_related("category"),
-        "monthly_visits": case.monthly_visits.all()[:12],
+        "monthly_visits": case.monthly_visits.filter(kind=VisitKind.MONTHLY)[:12],
         "monthly_form": bound.get("monthly_visit")
         or (
             MonthlyVisitForm(prefix="monthly")
@@ -237,6 +267,11 @@ def _case_context(request, case, bound=None):
             else None
         ),
     }
+    # 部门预警信息: department list rows that hit the household while the case was open.
+    context["warnings"] = list(case_warnings(case))
+    context.update(identification_context(user, case, bound))
+    context.update(follow_up_context(case, user, bound))
+    context.update(adjustment_context(request, case, bound))
     if case.status == Status.DRAFT:
         context["evidence"] = _evidence_blocks(case, Stage.IDENTIFICATION, user, bound)
         context["report_checks"] = report_checks(case, today)
@@ -260,10 +295,11 @@ def case_page(request, pk: int):
 @require_POST
 def case_transition_page(request, pk: int):
     case = _case(request.user, pk)
-    form = TransitionForm(request.POST)
+    form = TransitionForm(request.POST, members=_members(case))
     if form.is_valid():
         data = form.cleaned_data
         extra = {"clearance_kind": data["clearance_kind"]} if data["clearance_kind"] else {}
+        extra.update(form.natural_data())
         moved = call_service(
             form,
             case_transition,
@@ -279,7 +315,8 @@ def case_transition_page(request, pk: int):
     case, bound = _case(request.user, pk), {form.data.get("action"): form}
     _say_unshown_step_errors(request, case, form)
     if form.data.get("action") in CLEARANCE_STEPS:
-        return _render_clearance(request, case, bound, status=400)
+        kind = form.data.get("clearance_kind")
+        return _render_clearance(request, case, bound, status=400, kind=kind)
     return _render_case(request, case, bound, status=400)
 
 
@@ -291,7 +328,13 @@ def _say_unshown_step_errors(request, case, form) -> None:
     shown = {item["step"].action for item in steps if item["ready"]}
     if form.data.get("action") in shown:
         return
-    labels = {"comment": "意见或理由：", "clearance_kind": "风险消除方式："}
+    labels = {
+        "comment": "意见或理由：",
+        "clearance_kind": "风险消除方式：",
+        "natural_reason": "自然消除原因：",
+        "natural_member_id": "致险成员：",
+        "natural_evidence": "自然消除依据：",
+    }
     for name, errors in form.errors.items():
         if name == "action":
             messages.error(request, "请选择要办理的操作")
@@ -511,21 +554,27 @@ def measure_edit_page(request, pk: int):
 # --- clearance -------------------------------------------------------------------------
 
 
-def _render_clearance(request, case, bound=None, status=200):
+def _render_clearance(request, case, bound=None, status=200, kind=None):
+    """The checklist of one kind of clearance: while in monitoring the cadre chooses the
+    kind (?kind=, or in place with htmx); once proposed, the proposal's kind."""
     bound = bound or {}
     today = timezone.localdate()
+    choosing = case.status == Status.MONITORING
+    if not choosing or kind not in ClearanceKind.values:
+        kind = case.clearance_kind or ClearanceKind.ASSISTED
+    in_clearance = case.status in MONITORED_STATUSES
     context = {
         "case": case,
-        "checks": clearance_checks(case, today)
-        if case.status
-        in (Status.MONITORING, Status.CLEARANCE_PROPOSED, Status.CLEARANCE_TOWNSHIP_APPROVED)
-        else [],
+        "kind": kind,
+        "kinds": ClearanceKind.choices if choosing else [],
+        "checks": clearance_checks(case, today, kind) if in_clearance else [],
+        "natural_pending": kind == ClearanceKind.NATURAL and choosing,
         "evidence": _evidence_blocks(case, Stage.CLEARANCE, request.user, bound),
-        "steps": _step_forms(case, request.user, today, bound),
+        "steps": _step_forms(case, request.user, today, bound, kind=kind),
     }
     return render(request, "cases/case_clearance.html", context, status=status)
 
 
 @people_page
 def case_clearance_page(request, pk: int):
-    return _render_clearance(request, _case(request.user, pk))
+    return _render_clearance(request, _case(request.user, pk), kind=request.GET.get("kind"))

@@ -10,6 +10,7 @@ urlpatterns = [
     path("clues/<int:pk>/", clues.clue_page, name="clue-page"),
     path("clues/<int:pk>/verify/", clues.clue_verify_page, name="clue-verify-page"),
     path("clues/<int:pk>/accept/", clues.clue_accept_page, name="clue-accept-page"),
+    path("clues/<int:pk>/dispatch/", clues.clue_dispatch_page, name="clue-dispatch-page"),
     path(
         "clues/<int:pk>/reveal-applicant/",
         clues.clue_reveal_applicant_page,
@@ -19,4 +20,7 @@ urlpatterns = [
     path("batches/<int:pk>/", clues.batch_page, name="batch-page"),
     path("batches/screening/", clues.screening_run_page, name="screening-run-page"),
     path("batches/<int:pk>/status/", clues.batch_status_page, name="batch-status-page"),
+    path("rounds/", clues.round_list_page, name="round-list-page"),
+    path("rounds/<int:pk>/", clues.round_page, name="round-page"),
+    path("rounds/<int:pk>/dispatch/", clues.round_dispatch_page, name="round-dispatch-page"),
 ]

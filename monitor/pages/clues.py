@@ -5,7 +5,9 @@ county's view of their region's clues with the outcomes; a clue's page carries i
 the farmer's own applications (numbers masked, the phone shown on request with a reason),
 and the button or form the policy allows: the township accepts a self-application, the
 village records what it found. The batch pages are the receipts of the lists departments
-pushed, for township reviewers and county approvers.
+pushed, for township reviewers and county approvers. The round pages (下发批次) are the
+county's: each list's clues in the county, sent down to the villages as a whole or clue by
+clue, and the count of rounds sent.
 
 Every read starts from a selector in monitor/feeds/selectors.py (the region scope: another
 region's clue or batch is a 404), every button is the policy's answer, and every POST calls
@@ -17,11 +19,12 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts import policy
-from config.pages import call_service, is_htmx, people_page, people_page_for
+from config.pages import call_service, is_htmx, people_page, people_page_for, safe_next
 from config.ratelimit import allow
 from households.choices import RegionLevel
 from households.models import Region
@@ -36,15 +39,21 @@ from monitor.choices import (
     ClueStatus,
     RowOutcome,
 )
-from monitor.feeds.clues import clue_accept, clue_verify, suggested_risk_codes
+from monitor.feeds.clues import clue_accept, clue_dispatch, clue_verify, suggested_risk_codes
+from monitor.feeds.dispatch import round_dispatch, round_source
 from monitor.feeds.screening import screening_run
 from monitor.feeds.selectors import (
     batch_rows_for,
     batches_for,
     clues_for,
     clues_overdue_first,
+    finding_label,
     households_to_link,
     overdue_filter,
+    round_clues,
+    round_progress,
+    rounds_for,
+    rounds_summary,
 )
 
 CLUES_PER_PAGE = 30
@@ -54,7 +63,9 @@ BATCHES_PER_PAGE = 30
 # same counter as the household page's reveal.
 REVEAL_LIMIT = int(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["reveal"].split("/")[0])
 
+ROUNDS_PER_PAGE = 30
 STATUS_BADGE = {
+    ClueStatus.PENDING_DISPATCH: "warn",
     ClueStatus.PENDING_ACCEPTANCE: "warn",
     ClueStatus.VERIFYING: "info",
     ClueStatus.CLOSED: "ok",
@@ -172,13 +183,16 @@ class RevealForm(forms.Form):
 
 def _clue(user, pk: int):
     return get_object_or_404(
-        clues_for(user).select_related("village__parent", "case", "closed_by"), pk=pk
+        clues_for(user).select_related("village__parent", "case", "closed_by", "relapse_of"),
+        pk=pk,
     )
 
 
 def _decorate(clue, today) -> None:
     """What a row or a page shows of a clue, worked out from rows already fetched."""
-    late = clue.status != ClueStatus.CLOSED and clue.due_on < today
+    # Waiting for the county's dispatch, the village's clock has not started.
+    running = clue.status not in (ClueStatus.CLOSED, ClueStatus.PENDING_DISPATCH)
+    late = running and clue.due_on < today
     clue.late_days = (today - clue.due_on).days if late else 0
     clue.status_badge = STATUS_BADGE.get(clue.status, "")
     clue.outcome_badge = OUTCOME_BADGE.get(clue.outcome, "")
@@ -228,8 +242,13 @@ def clue_list_page(request):
     user, today = request.user, timezone.localdate()
     data = request.GET.copy()
     inbox = policy.allows(user, "clue.verify")  # the role that verifies: its inbox
-    if inbox and "status" not in data:
-        data["status"] = ClueStatus.VERIFYING
+    # The county's inbox: the clues waiting for its dispatch.
+    dispatch_inbox = not inbox and policy.allows(user, "clue.dispatch")
+    if "status" not in data:
+        if inbox:
+            data["status"] = ClueStatus.VERIFYING
+        elif dispatch_inbox:
+            data["status"] = ClueStatus.PENDING_DISPATCH
     villages = _villages(user)
     form = ClueFilterForm(data, villages=villages)
     form.is_valid()  # a bad value is reported beside its filter and ignored
@@ -255,7 +274,9 @@ def clue_list_page(request):
             "page": page,
             "query": _query_without_page(request),
             "inbox": inbox,
+            "dispatch_inbox": dispatch_inbox and data.get("status") == ClueStatus.PENDING_DISPATCH,
             "region": user.region,
+            "here": request.get_full_path(),
         },
     )
 
@@ -269,7 +290,16 @@ def _verify_form(user, clue, data=None):
     return VerifyForm(data, initial=initial, households=households)
 
 
-def _render_clue(request, clue, *, verify_form=None, accept_form=None, revealed=None, status=200):
+def _render_clue(
+    request,
+    clue,
+    *,
+    verify_form=None,
+    accept_form=None,
+    dispatch_form=None,
+    revealed=None,
+    status=200,
+):
     user, today = request.user, timezone.localdate()
     _decorate(clue, today)
     if verify_form is None and policy.allows(user, "clue.verify", clue):
@@ -283,6 +313,8 @@ def _render_clue(request, clue, *, verify_form=None, accept_form=None, revealed=
         "household": clue.household,
         "verify_form": verify_form,
         "accept_form": accept_form,
+        "dispatch_form": dispatch_form,
+        "transitions": list(clue.transitions.select_related("actor").order_by("at", "id")),
     }
     return render(request, "clues/clue_page.html", context, status=status)
 
@@ -335,6 +367,19 @@ def clue_accept_page(request, pk: int):
         messages.success(request, "已受理：线索已转村级入户核实。")
         return redirect("clue-page", clue.pk)
     return _render_clue(request, clue, accept_form=form, status=400)
+
+
+@people_page
+@require_POST
+def clue_dispatch_page(request, pk: int):
+    """县级下发 one clue through `clue_dispatch`; back to where the button was (the clue
+    list, a round's page) or to the clue."""
+    clue = _clue(request.user, pk)
+    form = forms.Form(request.POST)
+    if call_service(form, clue_dispatch, clue_id=clue.pk, by=request.user) is not None:
+        messages.success(request, "已下发：线索已转村级入户核实。")
+        return redirect(safe_next(request) or reverse("clue-page", args=[clue.pk]))
+    return _render_clue(request, clue, dispatch_form=form, status=400)
 
 
 @people_page
@@ -413,6 +458,7 @@ def batch_page(request, pk: int):
     page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
     for row in page:
         row.outcome_badge = ROW_BADGE.get(row.outcome, "")
+        row.finding_label = finding_label(row.finding)
     return render(
         request,
         "clues/batch_page.html",
@@ -469,3 +515,67 @@ def screening_run_page(request):
         return redirect("batch-list-page")
     messages.success(request, "已开始运行数据筛查（本辖区），处理结果见本回执。")
     return redirect("batch-page", batch.pk)
+
+
+# --- dispatch rounds (下发批次) -----------------------------------------------------------
+
+round_page_guard = people_page_for("rounds.read")
+
+
+@round_page_guard
+def round_list_page(request):
+    """下发批次: each list's clues in the county, how many went down and came back, and the
+    count of rounds sent ("预警信息下发 N 次，线索 M 条")."""
+    user = request.user
+    page = Paginator(rounds_for(user), ROUNDS_PER_PAGE).get_page(request.GET.get("page"))
+    round_progress(page)
+    for item in page:
+        item.source = round_source(item)
+    return render(
+        request,
+        "clues/round_list.html",
+        {
+            "page": page,
+            "query": _query_without_page(request),
+            "summary": rounds_summary(user),
+            "region": user.region,
+        },
+    )
+
+
+def _render_round(request, dispatch_round, *, dispatch_form=None, status=200):
+    user, today = request.user, timezone.localdate()
+    round_progress([dispatch_round])
+    dispatch_round.source = round_source(dispatch_round)
+    page = Paginator(
+        clues_overdue_first(round_clues(user, dispatch_round), today), CLUES_PER_PAGE
+    ).get_page(request.GET.get("page"))
+    for clue in page:
+        _decorate(clue, today)
+    context = {
+        "round": dispatch_round,
+        "page": page,
+        "query": _query_without_page(request),
+        "dispatch_form": dispatch_form,
+        "waiting": dispatch_round.clue_count - dispatch_round.dispatched_count,
+        "here": request.get_full_path(),
+    }
+    return render(request, "clues/round_page.html", context, status=status)
+
+
+@round_page_guard
+def round_page(request, pk: int):
+    return _render_round(request, get_object_or_404(rounds_for(request.user), pk=pk))
+
+
+@round_page_guard
+@require_POST
+def round_dispatch_page(request, pk: int):
+    """整批下发 through `round_dispatch`: every clue of the round still waiting goes down."""
+    dispatch_round = get_object_or_404(rounds_for(request.user), pk=pk)
+    form = forms.Form(request.POST)
+    sent = call_service(form, round_dispatch, round_id=dispatch_round.pk, by=request.user)
+    if sent is not None:
+        messages.success(request, f"已整批下发 {sent.sent} 条线索，各村已收到入户核实提醒。")
+        return redirect("round-page", dispatch_round.pk)
+    return _render_round(request, dispatch_round, dispatch_form=form, status=400)

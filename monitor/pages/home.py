@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import policy
 from config.pages import people_page, safe_next
+from interventions.insurance import claims_paid_figures
 from monitor import services
 from monitor.charts import bar_chart
 from monitor.choices import ClueStatus, Status
@@ -21,12 +22,15 @@ QUEUE_SIZE = 20
 
 def _acting_states(user) -> list[str]:
     """The states whose next step is this user's role's to take (the policy's answer),
-    except 监测帮扶中, which is an ongoing state rather than a pending step."""
+    except 监测帮扶中, which is an ongoing state rather than a pending step, and steps open
+    to any state (销户终止 follows the household, it waits in no queue)."""
     return sorted(
         {
             step.source
             for step in STEPS
-            if step.source != Status.MONITORING and policy.allows(user, f"case.{step.action}")
+            if isinstance(step.source, str)
+            and step.source != Status.MONITORING
+            and policy.allows(user, f"case.{step.action}")
         }
     )
 
@@ -73,6 +77,9 @@ def home_page(request):
             ),
             notifications=list(services.notifications_for(user).filter(read_at__isnull=True)[:8]),
         )
+        if policy.allows(user, "insurance.manage"):
+            # 防贫保险 in the county's figures: claims paid this year (one query).
+            context["insurance"] = claims_paid_figures(user, today.year)
     context["is_admin"] = policy.allows(user, "users.manage")
     context["can_manage"] = policy.allows(user, "department.manage")
     context["can_audit"] = policy.allows(user, "audit.read")

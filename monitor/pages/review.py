@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from accounts import policy
 from config.errors import DomainError
 from config.pages import people_page
+from monitor.adjustments import pending_adjustments_for
 from monitor.selectors import cases_for
 from monitor.workflow import STEP_BY_ACTION, STEPS, case_transition
 
@@ -31,6 +32,14 @@ def _review_states(user) -> list:
     return [
         state for state, step in APPROVALS.items() if policy.allows(user, f"case.{step.action}")
     ]
+
+
+def _pending_adjustments(user) -> list | None:
+    """动态调整 waiting for this user's decision (the township's), oldest first; None for
+    a role that does not decide them."""
+    if not policy.allows(user, "case.adjustment_confirm"):
+        return None
+    return pending_adjustments_for(user)
 
 
 @people_page
@@ -55,7 +64,14 @@ def review_page(request):
     return render(
         request,
         "cases/review.html",
-        {"groups": groups, "today": today, "results": request.session.pop("review_results", None)},
+        {
+            "groups": groups,
+            "today": today,
+            "results": request.session.pop("review_results", None),
+            # 县级抽查: offered to whom the policy lets draw (the share is said on drawing).
+            "can_draw_spot_check": policy.allows(request.user, "case.spot_check_draw"),
+            "adjustments": _pending_adjustments(request.user),
+        },
     )
 
 

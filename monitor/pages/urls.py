@@ -1,6 +1,6 @@
 from django.urls import path
 
-from monitor.pages import cases, home, review
+from monitor.pages import adjustments, cases, follow_up, home, identification, review
 from monitor.views import notice_list_page
 
 urlpatterns = [
@@ -35,6 +35,23 @@ urlpatterns = [
     path("cases/<int:pk>/aid/measures/", cases.case_measure_new_page, name="case-measure-new-page"),
     path("measures/<int:pk>/", cases.measure_edit_page, name="measure-edit-page"),
     path("cases/<int:pk>/clearance/", cases.case_clearance_page, name="case-clearance-page"),
+    path(
+        "cases/<int:pk>/adjustments/",
+        adjustments.case_adjustment_page,
+        name="case-adjustment-page",
+    ),
+    path("follow-ups/", follow_up.follow_up_list_page, name="follow-up-list-page"),
+    path(
+        "cases/<int:pk>/follow-up-visits/",
+        follow_up.case_follow_up_visit_page,
+        name="case-follow-up-visit-page",
+    ),
+    path(
+        "cases/<int:pk>/official-visit/",
+        identification.case_official_visit_page,
+        name="case-official-visit-page",
+    ),
     path("review/", review.review_page, name="review-page"),
+    path("review/spot-check/", identification.spot_check_draw_page, name="spot-check-draw-page"),
     path("review/batch/", review.review_batch_page, name="review-batch-page"),
 ]

@@ -5,6 +5,7 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 
+from households.models import Household
 from households.services import income_record_save
 from interventions.models import MeasureCategory
 from interventions.services import measure_record_create
@@ -61,6 +62,16 @@ def test_the_category_must_match_the_household_kind_and_income(users, family):
     with pytest.raises(ValidationError) as caught:
         _file(family, users["cadre_a"])
     assert "请选择突发严重困难户" in _messages(caught)
+    # 突发严重困难户 is tested on the income left after rigid expenses: none recorded yet.
+    with pytest.raises(ValidationError) as caught:
+        _file(family, users["cadre_a"], category=Category.SUDDEN)
+    assert "扣除刚性支出后人均纯收入 15000.00 元高于监测范围" in _messages(caught)
+    income_record_save(
+        household=family,
+        year=2025,
+        wage_income=Decimal("30000"),
+        medical_expense=Decimal("20000"),
+    )
     assert _file(family, users["cadre_a"], category=Category.SUDDEN).status == Status.DRAFT
 
 
@@ -164,6 +175,21 @@ def test_clearance_names_every_unmet_condition(users, family):
     assert "未登记入户核实" in problems
 
 
+def _stable_and_secured(household, **amounts):
+    """What 帮扶消除 reads from the registry: income above the line in every record from
+    one at least six months before the latest (all after identification), and 两不愁三保障
+    with water secured (tests/monitor/test_clearance_conditions.py tests each one)."""
+    for year, period_end in (
+        (2025, date(2025, 8, 20)),
+        (2025, date(2025, 12, 31)),
+        (2026, date(2026, 2, 28)),
+    ):
+        income_record_save(household=household, year=year, period_end=period_end, **amounts)
+    Household.objects.filter(pk=household.pk).update(housing_safe=True, water_safe=True)
+    household.members.update(medical_insurance=True)
+    household.refresh_from_db()
+
+
 def test_a_household_where_nobody_can_work_is_never_cleared(users, lines):
     household = HouseholdFactory(village_id=VILLAGE_A, kind="lifted")
     MemberFactory(household=household, labour="none", id_number=make_id_number(sequence=810))
@@ -178,12 +204,7 @@ def test_a_household_where_nobody_can_work_is_never_cleared(users, lines):
             department="民政局",
             start_on=date(2025, 6, 2),
         )
-    income_record_save(
-        household=household,
-        year=2026,
-        period_end=date(2026, 2, 28),
-        transfer_income=Decimal("9000"),
-    )
+    _stable_and_secured(household, transfer_income=Decimal("9000"))
     _clearance_paperwork(case, date(2026, 2, 1))
     assert clearance_problems(case, date(2026, 3, 2)) == [
         "家中无劳动能力成员，暂不标注风险消除，继续落实综合保障措施"
@@ -201,9 +222,7 @@ def test_a_case_meeting_every_condition_can_be_cleared(users, family):
             department="农业局",
             start_on=date(2025, 8, 2),
         )
-    income_record_save(
-        household=family, year=2026, period_end=date(2026, 2, 28), wage_income=Decimal("20000")
-    )
+    _stable_and_secured(family, wage_income=Decimal("20000"))
     _clearance_paperwork(case, date(2026, 2, 1))
     assert clearance_problems(case, date(2026, 3, 2)) == []
 

@@ -49,6 +49,16 @@ def _record_procedure(cadre, case_id, stage, visit_day, notice_start):
             format="multipart",
         )
         assert consent.status_code == 201, consent.content
+        items = cadre.get("/api/cross-check-items/").json()
+        checked = cadre.post(
+            f"{base}/cross-checks/",
+            {
+                "checked_on": visit_day,
+                "findings": [{"item": item["code"], "result": "clear"} for item in items],
+            },
+            format="json",
+        )
+        assert checked.status_code == 201, checked.content
     appraisal = cadre.post(
         f"{base}/appraisals/",
         {"stage": stage, "held_on": visit_day, "result": "passed", "participants": 23},
@@ -95,6 +105,7 @@ def test_a_case_walks_from_draft_to_cleared_with_every_step_recorded(api, family
             "未上传农户签字的承诺授权书",
             "未登记民主评议",
             "未登记公示",
+            "未登记信息比对",
         ]
         _record_procedure(cadre, case_id, "identification", D0, D0 + timedelta(days=1))
 
@@ -113,6 +124,11 @@ def test_a_case_walks_from_draft_to_cleared_with_every_step_recorded(api, family
         assert approved.status_code == 200
         assert approved.json()["status"] == "monitoring"
         assert approved.json()["identified_on"] == "2026-03-08"
+        # 公告 of the decision, on the case's detail.
+        detail = county.get(f"/api/cases/{case_id}/").json()
+        assert [(a["stage"], a["announced_on"]) for a in detail["announcements"]] == [
+            ("identification", "2026-03-08")
+        ]
         assert Household.objects.get(pk=family.pk).is_monitored
 
         for category, text in (
@@ -138,32 +154,46 @@ def test_a_case_walks_from_draft_to_cleared_with_every_step_recorded(api, family
         assert early.status_code == 400
         unmet = early.json()["unmet"]
         assert "未登记纳入监测以来的收支情况，无法判断收入是否稳定高于监测范围" in unmet
+        assert "未登记住房安全评估结果" in unmet
+        assert "未参加基本医疗保险（或未登记参保）的成员：王大山、王小山" in unmet
         assert "未登记入户核实" in unmet
 
-        income = cadre.post(
-            "/api/income-records/",
-            {
-                "household": family.pk,
-                "year": 2026,
-                "period_end": "2026-09-30",
-                "wage_income": "18000",
-                "operating_income": "6000",
-            },
+        # Income above the line for half a year: two records six months apart, both after
+        # identification; 两不愁三保障 and water as the registry records them.
+        for period_end in ("2026-03-31", "2026-09-30"):
+            income = cadre.post(
+                "/api/income-records/",
+                {
+                    "household": family.pk,
+                    "year": 2026,
+                    "period_end": period_end,
+                    "wage_income": "18000",
+                    "operating_income": "6000",
+                },
+                format="json",
+            )
+            assert income.status_code == 201, income.content
+        secured = cadre.patch(
+            f"/api/households/{family.pk}/",
+            {"housing_safe": True, "water_safe": True},
             format="json",
         )
-        assert income.status_code == 201, income.content
+        assert secured.status_code == 200, secured.content
+        for member in family.members.all():
+            insured = cadre.patch(
+                f"/api/members/{member.pk}/", {"medical_insurance": True}, format="json"
+            )
+            assert insured.status_code == 200, insured.content
         _record_procedure(cadre, case_id, "clearance", date(2026, 9, 28), date(2026, 10, 1))
 
-        assert (
-            _step(
-                cadre,
-                case_id,
-                "propose_clearance",
-                clearance_kind="assisted",
-                comment="收入稳定，风险已消除",
-            ).status_code
-            == 200
+        proposed = _step(
+            cadre,
+            case_id,
+            "propose_clearance",
+            clearance_kind="assisted",
+            comment="收入稳定，风险已消除",
         )
+        assert proposed.status_code == 200, proposed.json()
         assert _step(township, case_id, "township_approve_clearance").status_code == 200
         assert (
             _step(county, case_id, "county_return_clearance", comment="请补充务工收入证明").json()[

@@ -325,6 +325,13 @@ def test_the_village_verifies_a_clue_and_identify_opens_a_prefilled_draft_case(
             format="json",
         )
     clue = Clue.objects.get()
+    assert clue.status == ClueStatus.PENDING_DISPATCH  # at the county first (下发批次)
+    early = api("cadre_a").post(
+        f"/api/clues/{clue.pk}/verify/", {"outcome": "not_eligible", "note": "未下发"}
+    )
+    assert early.status_code == 409 and "待县级下发" in early.json()["detail"]
+    sent = api("approver").post(f"/api/clues/{clue.pk}/dispatch/")
+    assert sent.status_code == 200 and sent.json()["status"] == "verifying", sent.content
     assert api("cadre_c").get(f"/api/clues/{clue.pk}/").status_code == 404
     listed = api("cadre_a").get("/api/clues/").json()["results"]
     assert [c["id"] for c in listed] == [clue.pk]
@@ -348,11 +355,13 @@ def test_the_village_verifies_a_clue_and_identify_opens_a_prefilled_draft_case(
 
 
 def test_an_unverified_clue_past_its_day_is_flagged_and_escalated_once(
-    registry, medical, django_capture_on_commit_callbacks
+    registry, medical, settings, django_capture_on_commit_callbacks
 ):
     from monitor.models import Notification
     from monitor.tasks import sweep_deadlines
 
+    # A county that dispatches automatically: the village's clock starts with the list.
+    settings.MONITOR = {**settings.MONITOR, "CLUE_AUTO_DISPATCH": True}
     with django_capture_on_commit_callbacks(execute=True):
         medical[1].post(
             "/api/feeds/batches/",
@@ -368,8 +377,8 @@ def test_an_unverified_clue_past_its_day_is_flagged_and_escalated_once(
 
     result = sweep_deadlines(today=date.fromordinal(day_after).isoformat())
     assert result["overdue_clues"] == {"overdue": 1, "notifications": 2}
-    roles = set(Notification.objects.values_list("role", flat=True))
-    assert roles == {"village_cadre", "township_reviewer"}
+    late = Notification.objects.filter(kind__startswith="overdue")
+    assert set(late.values_list("role", flat=True)) == {"village_cadre", "township_reviewer"}
     again = sweep_deadlines(today=date.fromordinal(day_after + 1).isoformat())
     assert again["overdue_clues"]["overdue"] == 0
 

@@ -59,6 +59,14 @@ def _home(village, name, sequence, kind="ordinary"):
     return household, number
 
 
+@pytest.fixture(autouse=True)
+def auto_dispatch(settings):
+    """These pages are about the village's verification: the clues go straight down, as in a
+    county whose rule is automatic dispatch. The county's own dispatch (下发批次) has its
+    tests in tests/monitor/test_clue_dispatch.py and below."""
+    settings.MONITOR = {**settings.MONITOR, "CLUE_AUTO_DISPATCH": True}
+
+
 @pytest.fixture
 def medical(regions):
     return _department("县医保局", "yibao")

@@ -40,7 +40,15 @@ from households.choices import PREFIX_LENGTH, RegionLevel
 from households.importing import registry_import
 from households.models import Household, MonitoringLine, Region, RegistryImport
 from households.services import monitoring_line_save, region_create_or_update
-from interventions.models import MeasureCategory, MeasureRecord
+from interventions.insurance import insurance_claim_record, insurance_enrol, insurance_policy_save
+from interventions.models import (
+    InsuranceClaim,
+    InsuranceCoverage,
+    InsuranceEnrolment,
+    InsurancePolicy,
+    MeasureCategory,
+    MeasureRecord,
+)
 from interventions.services import measure_record_create
 from monitor.administration import department_create, department_key_issue, threshold_save
 from monitor.choices import Category, Channel
@@ -52,11 +60,14 @@ from monitor.models import (
     Clue,
     Consent,
     Department,
+    DispatchRound,
     Notification,
+    RegionPolicy,
     ScreeningThreshold,
     WarningBatch,
 )
 from monitor.models.feeds import DepartmentKind
+from monitor.regional import region_policy_save
 from monitor.services import case_create, consent_record
 from tests.conftest import COUNTY, OTHER_COUNTY, OTHER_TOWNSHIP, OTHER_VILLAGE, PDF
 from tests.factories import HouseholdFactory, MemberFactory, make_id_number
@@ -98,6 +109,7 @@ ROUTES = {
     "home": Route(None, EVERYONE),
     "password-change": Route(None, EVERYONE),
     "self-application": Route(None, EVERYONE),  # public: the farmers' own application
+    "apply-lookup": Route(None, EVERYONE),  # public: the applicant's lookup of the result
     "notice-list-page": Route(None, EVERYONE),
     "household-list-page": Route(None, EVERYONE),
     # People pages (config.pages.people_page).
@@ -117,29 +129,39 @@ ROUTES = {
         fixed=(("stage", "identification"), ("kind", "home_visit")),
     ),
     "case-monthly-visit-page": Route("case", PEOPLE, post_only=True),
+    "case-official-visit-page": Route("case", PEOPLE, post_only=True),
     "consent-scan-page": Route("consent", PEOPLE),
     "case-aid-page": Route("case", PEOPLE),
     "case-aid-plan-page": Route("case", PEOPLE, post_only=True),
     "case-measure-new-page": Route("case", PEOPLE, post_only=True),
     "measure-edit-page": Route("measure", PEOPLE),
     "case-clearance-page": Route("case", PEOPLE),
+    "case-adjustment-page": Route("case", PEOPLE, post_only=True),
     "review-page": Route(None, REVIEWERS),
     "review-batch-page": Route(None, PEOPLE, post_only=True),
+    "spot-check-draw-page": Route(None, PEOPLE, post_only=True),
     "household-page": Route("household", PEOPLE),
     # The county approver reads the register, it does not keep it.
     "household-income-page": Route("household", PEOPLE, refused=frozenset({C})),
     "registry-import-page": Route(None, REGISTRY_EDITORS),
     "registry-import-result-page": Route("registry_import", REGISTRY_EDITORS),
     "member-reveal-page": Route("member", PEOPLE),
+    # The county approver reads the register, it does not keep it (成员状态 included).
+    "member-life-status-page": Route("member", PEOPLE, refused=frozenset({C})),
     "clue-list-page": Route(None, PEOPLE),
     "clue-page": Route("clue", PEOPLE),
     "clue-verify-page": Route("clue", PEOPLE, post_only=True),
     "clue-accept-page": Route("clue", PEOPLE, post_only=True),
+    "clue-dispatch-page": Route("clue", PEOPLE, post_only=True),
     "clue-reveal-applicant-page": Route("clue", PEOPLE, post_only=True),
     "batch-list-page": Route(None, REVIEWERS),
     "batch-page": Route("batch", REVIEWERS),
     "batch-status-page": Route("batch", REVIEWERS),
     "screening-run-page": Route(None, REVIEWERS, post_only=True),
+    # 下发批次: the county's (a round of another county is a 404 to its approver).
+    "round-list-page": Route(None, frozenset({C})),
+    "round-page": Route("round", frozenset({C})),
+    "round-dispatch-page": Route("round", frozenset({C}), post_only=True),
     # Administration (/manage/).
     "manage-home": Route(None, MANAGERS),
     "department-list-page": Route(None, MANAGERS),
@@ -153,6 +175,23 @@ ROUTES = {
     "line-list-page": Route(None, MANAGERS),
     "line-page": Route("line", MANAGERS),
     "line-delete-page": Route("line", MANAGERS),
+    # The measure catalogue is the administrator's alone.
+    "measure-category-list-page": Route(None, frozenset({ADMIN})),
+    "region-policy-list-page": Route(None, MANAGERS),
+    "region-policy-page": Route("region_policy", MANAGERS),
+    "region-policy-delete-page": Route("region_policy", MANAGERS),
+    "insurance-policy-list-page": Route(None, MANAGERS),
+    "insurance-policy-page": Route("insurance_policy", MANAGERS),
+    "insurance-policy-enrol-page": Route(
+        "insurance_policy", MANAGERS, post_only=True, method_first=True
+    ),
+    # 消除后跟踪 and 防贫保险 of a household: enrolment is every people role's, claims and
+    # payments the township's and the county's.
+    "follow-up-list-page": Route(None, PEOPLE),
+    "case-follow-up-visit-page": Route("case", PEOPLE, post_only=True),
+    "household-insurance-enrol-page": Route("household", PEOPLE),
+    "household-insurance-claim-page": Route("household", PEOPLE, refused=frozenset({V})),
+    "insurance-claim-pay-page": Route("claim", PEOPLE, refused=frozenset({V})),
 }
 SKIPPED = {"login", "logout"}  # and everything under api/ and admin/
 
@@ -174,6 +213,10 @@ class Objects:
     lines: list = field(default_factory=list)
     notifications: list = field(default_factory=list)
     imports: list = field(default_factory=list)
+    region_policies: list = field(default_factory=list)
+    rounds: list = field(default_factory=list)
+    insurance_policies: list = field(default_factory=list)
+    claims: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -206,6 +249,10 @@ KINDS = {
     "line": Kind(("pk",), lambda o: [((line.pk,), line) for line in o.lines]),
     "notification": Kind(("pk",), lambda o: [((n.pk,), n) for n in o.notifications]),
     "registry_import": Kind(("pk",), lambda o: [((r.pk,), r) for r in o.imports]),
+    "region_policy": Kind(("pk",), lambda o: [((r.pk,), r) for r in o.region_policies]),
+    "insurance_policy": Kind(("pk",), lambda o: [((p.pk,), p) for p in o.insurance_policies]),
+    "claim": Kind(("pk",), lambda o: [((c.pk,), c.enrolment.household) for c in o.claims]),
+    "round": Kind(("pk",), lambda o: [((r.pk,), r) for r in o.rounds]),
 }
 
 
@@ -405,6 +452,24 @@ def _second_county(today: date) -> None:
             by=admin, region=region, year=today.year, medical_expense_over=Decimal("26000")
         )
         monitoring_line_save(by=admin, region=region, year=today.year, amount=Decimal("8000"))
+        region_policy_save(by=admin, region=region, year=today.year, identification_days=12)
+    # 防贫保险 of the second county, a household enrolled and a claim recorded.
+    insurance = insurance_policy_save(
+        by=admin,
+        region=Region.objects.get(code=OTHER_COUNTY),
+        year=today.year,
+        insurer="湟中区防贫保险承保机构",
+        coverage=InsuranceCoverage.ALL_RURAL,
+        trigger_line=Decimal("8000"),
+    )
+    township = User.objects.get(username="zhen_duoba")
+    insurance_enrol(policy=insurance, by=township, household=people["孙八斗"][0])
+    insurance_claim_record(
+        enrolment=InsuranceEnrolment.objects.get(policy=insurance),
+        by=township,
+        claimed_on=today,
+        reason="因病医疗自付后收入低于触发线",
+    )
 
 
 def _first_per(objects, key) -> list:
@@ -440,6 +505,10 @@ def _objects() -> Objects:
         lines=list(MonitoringLine.objects.order_by("pk")),
         notifications=_first_per(Notification.objects.order_by("pk"), lambda n: n.region_id),
         imports=_first_per(RegistryImport.objects.order_by("pk"), lambda r: r.imported_by_id),
+        region_policies=list(RegionPolicy.objects.order_by("pk")),
+        insurance_policies=list(InsurancePolicy.objects.order_by("pk")),
+        claims=list(InsuranceClaim.objects.select_related("enrolment__household").order_by("pk")),
+        rounds=list(DispatchRound.objects.order_by("pk")),
     )
 
 

@@ -37,9 +37,10 @@ from monitor.administration import department_create, department_key_issue, thre
 from monitor.choices import Category, Channel, Status
 from monitor.feeds.applications import self_application_submit
 from monitor.feeds.clues import clue_accept, clue_verify
+from monitor.feeds.dispatch import round_dispatch
 from monitor.feeds.intake import receive_json
 from monitor.feeds.matching import process_batch
-from monitor.models import Case, Clue, Notification
+from monitor.models import Case, Clue, DispatchRound, Notification
 from monitor.models.feeds import DepartmentKind
 from monitor.services import case_create, consent_record, monthly_visit_record
 from monitor.workflow import case_transition
@@ -244,6 +245,10 @@ def _build(world: World) -> None:
         ],
     )
     assert process_batch(received.batch.pk) == "done"
+    # The county sends the list's clues down to the village (下发批次).
+    round_dispatch(
+        round_id=DispatchRound.objects.get(batch_id=received.batch.pk).pk, by=u["approver"]
+    )
     ids.update(department=department.pk, key=token.pk, batch=received.batch.pk, wu=wu.pk)
     ids["clue_verifying"] = Clue.objects.get(household=wu).pk
     done = Clue.objects.get(household=zheng)
@@ -634,6 +639,46 @@ def forms_of(w: World) -> dict:
                 "home_visit-findings": "longtext",
             },
         ),
+        "case-evidence-page cross_check": Form(
+            f"/cases/{draft}/evidence/identification/cross_check/",
+            ("cadre_a",),
+            ("reviewer_1",),
+            {
+                "cross_check-checked_on": yesterday,
+                **{
+                    f"cross_check-result_{code}": "clear"
+                    for code in (
+                        "public_payroll",
+                        "vehicle",
+                        "commercial_housing",
+                        "business_registration",
+                    )
+                },
+            },
+            {
+                "cross_check-checked_on": "date",
+                "cross_check-result_vehicle": "choice",
+                "cross_check-note_vehicle": "text",
+                "cross_check-note": "text",
+            },
+            # 发现 without a note is refused by the service.
+            {"cross_check-result_vehicle": [("found", True)]},
+        ),
+        "case-official-visit-page": Form(
+            f"/cases/{w['reported']}/official-visit/",
+            ("reviewer_1", "approver"),
+            ("cadre_a",),
+            {
+                "official-visited_on": yesterday,
+                "official-visitors": "乡镇干部",
+                "official-findings": "复核",
+            },
+            {
+                "official-visited_on": "date",
+                "official-visitors": "text",
+                "official-findings": "longtext",
+            },
+        ),
         "case-evidence-page consent": Form(
             f"/cases/{draft}/evidence/identification/consent/",
             ("cadre_a",),
@@ -913,6 +958,8 @@ def _files(data: dict) -> dict:
         "case-edit-page",
         "case-transition-page",
         "case-evidence-page home_visit",
+        "case-evidence-page cross_check",
+        "case-official-visit-page",
         "case-evidence-page consent",
         "case-evidence-page appraisal",
         "case-evidence-page notice",
@@ -1430,6 +1477,7 @@ def _post_routes(w: World) -> list[tuple[str, str]]:
     routes = [(form.writers[0], form.url) for form in forms.values()]
     routes += [
         ("approver", "/review/batch/"),
+        ("approver", "/review/spot-check/"),
         ("cadre_a", f"/notifications/{w['note_village_cadre']}/read/"),
         ("reviewer_1", f"/clues/{w['clue_pending']}/accept/"),
         ("approver", "/batches/screening/"),
@@ -1440,6 +1488,7 @@ def _post_routes(w: World) -> list[tuple[str, str]]:
         ("cadre_a", "/logout/"),
         (None, "/login/"),
         (None, "/apply/"),
+        (None, "/apply/lookup/"),
     ]
     return routes
 

@@ -108,6 +108,8 @@ HOUSEHOLD_LIST = PER_REQUEST + 2
 CASE_LIST = PER_REQUEST + 4
 # The cases awaiting the user's approvals, their risks, their deadlines.
 REVIEW = PER_REQUEST + 3
+# … and, for the township, the 动态调整 awaiting its confirmation (one query).
+TOWNSHIP_REVIEW = REVIEW + 1
 # The count and the page of notifications.
 NOTIFICATIONS = PER_REQUEST + 2
 # The region's figures (one query), the monthly flow (two), the queue of cases with their
@@ -116,6 +118,8 @@ NOTIFICATIONS = PER_REQUEST + 2
 HOME = PER_REQUEST + 9
 # … and the clue queue with its count, for the roles that verify or accept clues.
 HOME_WITH_CLUES = HOME + 2
+# … and, for the county approver, the 防贫保险 claims paid this year (one aggregate).
+HOME_OF_COUNTY = HOME + 1
 
 PAGES = [
     ("/households/", "cadre_a", HOUSEHOLD_LIST),
@@ -124,14 +128,14 @@ PAGES = [
     ("/cases/", "cadre_a", CASE_LIST),
     ("/cases/", "reviewer_1", CASE_LIST),
     ("/cases/", "approver", CASE_LIST),
-    ("/review/", "reviewer_1", REVIEW),
+    ("/review/", "reviewer_1", TOWNSHIP_REVIEW),
     ("/review/", "approver", REVIEW),
     ("/notifications/", "cadre_a", NOTIFICATIONS),
     ("/notifications/", "reviewer_1", NOTIFICATIONS),
     ("/notifications/", "approver", NOTIFICATIONS),
     ("/", "cadre_a", HOME_WITH_CLUES),
     ("/", "reviewer_1", HOME_WITH_CLUES),
-    ("/", "approver", HOME),
+    ("/", "approver", HOME_OF_COUNTY),
 ]
 
 

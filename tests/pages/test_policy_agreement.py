@@ -13,11 +13,21 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.utils import timezone
 
-from households.models import MonitoringLine
+from households.models import Household, MonitoringLine
 from households.services import income_record_save
 from interventions.models import MeasureCategory, MeasureRecord
 from monitor.choices import AppraisalResult, Category, Channel, Stage, Status
-from monitor.models import Appraisal, Case, Consent, HomeVisit, PublicNotice
+from monitor.models import (
+    Appraisal,
+    Case,
+    CaseAdjustment,
+    Consent,
+    CrossCheck,
+    CrossCheckFinding,
+    CrossCheckItem,
+    HomeVisit,
+    PublicNotice,
+)
 from monitor.services import case_create
 from monitor.workflow import STEPS
 from tests.conftest import PDF
@@ -82,13 +92,40 @@ def ready_case(family, users):
             department="县农业农村局",
             start_on=IDENTIFIED,
         )
-    income_record_save(
-        household=family,
-        year=TODAY.year,
-        period_end=TODAY - timedelta(days=1),
-        wage_income=Decimal("60000"),
+    # Clearance: income above the line for half a year (two records at least six months
+    # apart), 两不愁三保障 and water secured in the registry.
+    for day in (TODAY - timedelta(days=200), TODAY - timedelta(days=1)):
+        income_record_save(
+            household=family, year=day.year, period_end=day, wage_income=Decimal("60000")
+        )
+    Household.objects.filter(pk=family.pk).update(housing_safe=True, water_safe=True)
+    family.members.update(medical_insurance=True)
+    # 信息比对: every item of the negative list checked, nothing found.
+    cross_check = CrossCheck.objects.create(
+        case=case, stage=Stage.IDENTIFICATION, checked_on=FOUND, note="比对"
     )
+    for item in CrossCheckItem.objects.filter(active=True):
+        CrossCheckFinding.objects.create(check_record=cross_check, item=item, result="clear")
     return case
+
+
+# The steps that read the latest income as clearance does (rigid expenses resolved).
+CLEARANCE_CHECKED = {"propose_clearance", "township_approve_clearance", "county_approve_clearance"}
+
+
+def _income_for(case: Case, action: str) -> None:
+    """The latest income record is read two ways: identification's income test (for a
+    突发严重困难户, the income left after rigid expenses within the line) and clearance's
+    (rigid expenses resolved). Test setup only: shape it for the step asked."""
+    latest = TODAY - timedelta(days=1)
+    rigid = Decimal("0") if action in CLEARANCE_CHECKED else Decimal("50000")
+    income_record_save(
+        household=case.household,
+        year=latest.year,
+        period_end=latest,
+        wage_income=Decimal("60000"),
+        medical_expense=rigid,
+    )
 
 
 def _put_in(case: Case, status: str) -> None:
@@ -102,6 +139,11 @@ def _put_in(case: Case, status: str) -> None:
     Case.objects.filter(pk=case.pk).update(
         status=status, identified_on=IDENTIFIED if monitored else None, clearance_kind=""
     )
+    # Nothing left over from the previous user: no pending 动态调整, every member back in
+    # the register, the household open.
+    CaseAdjustment.objects.filter(case=case).delete()
+    case.household.members.update(life_status="in_register", life_status_on=None)
+    Household.objects.filter(pk=case.household_id).update(closed_on=None, closed_reason="")
 
 
 def _client(users, name):
@@ -116,13 +158,33 @@ def _page_offers(client, url: str, marker: str) -> bool:
     return response.status_code == 200 and marker in response.content.decode()
 
 
+def _ready_for_guard(case: Case, step, users) -> None:
+    """What a guarded step needs beyond the status (Step.guard), made afresh each time: a
+    proposal to decide (动态调整), a household that is closed (销户)."""
+    CaseAdjustment.objects.filter(case=case).delete()
+    Household.objects.filter(pk=case.household_id).update(closed_on=None)
+    if step.action.startswith("adjustment_"):
+        CaseAdjustment.objects.create(
+            case=case,
+            category=case.category,
+            risk_codes=["01", "05"],
+            main_risk="01",
+            reason="走访发现意外受伤",
+            proposed_by=users["cadre_a"],
+        )
+    if step.action == "household_closed":
+        Household.objects.filter(pk=case.household_id).update(closed_on=TODAY)
+
+
 @pytest.mark.parametrize("step", STEPS, ids=[step.action for step in STEPS])
 def test_each_workflow_step_is_offered_exactly_to_whom_the_api_accepts_it(
     ready_case, users, api, step
 ):
     accepted_by, answers = [], {}
+    _income_for(ready_case, step.action)
     for name in ROLES:
-        _put_in(ready_case, step.source)
+        _put_in(ready_case, step.sources[0])
+        _ready_for_guard(ready_case, step, users)
         offered = _page_offers(
             _client(users, name),
             f"/cases/{ready_case.pk}/",
@@ -138,15 +200,25 @@ def test_each_workflow_step_is_offered_exactly_to_whom_the_api_accepts_it(
         assert offered == accepted, (step.action, name, response.status_code, response.content)
         if accepted:
             accepted_by.append(name)
-    # Exactly the role of the step, inside the region, takes it.
-    assert len(accepted_by) == 1, answers
-    assert users[accepted_by[0]].role == step.role
+    # Exactly the role(s) of the step, inside the region, take it.
+    assert len(accepted_by) == len(step.roles), answers
+    assert {users[name].role for name in accepted_by} == step.roles
 
 
 def _evidence_request(api_client, case, stage):
+    # An appraisal: the village's alone (township and county staff record home visits too,
+    # under case.official_visit).
+    return api_client.post(
+        f"/api/cases/{case.pk}/appraisals/",
+        {"stage": stage, "held_on": TODAY, "result": "passed"},
+        format="json",
+    )
+
+
+def _official_visit_request(api_client, case, stage):
     return api_client.post(
         f"/api/cases/{case.pk}/home-visits/",
-        {"stage": stage, "visited_on": TODAY, "visitors": "村干部", "findings": "属实"},
+        {"stage": stage, "visited_on": TODAY, "visitors": "乡镇干部", "findings": "复核属实"},
         format="json",
     )
 
@@ -172,6 +244,13 @@ ACTIONS = {
         "/cases/{case}/clearance/",
         "/cases/{case}/evidence/clearance/home_visit/",
         lambda client, case: _evidence_request(client, case, "clearance"),
+    ),
+    # 乡村两级入户: the township reviewer and the county approver, inside their region.
+    "case.official_visit": (
+        Status.REPORTED,
+        "/cases/{case}/",
+        "/cases/{case}/official-visit/",
+        lambda client, case: _official_visit_request(client, case, "identification"),
     ),
     "case.monthly_visit": (
         Status.MONITORING,
@@ -228,6 +307,31 @@ ACTIONS = {
             format="json",
         ),
     ),
+    "case.adjustment_propose": (
+        Status.MONITORING,
+        "/cases/{case}/",
+        "/cases/{case}/adjustments/",
+        lambda client, case: client.post(
+            f"/api/cases/{case.pk}/adjustments/",
+            {
+                "category": "sudden",
+                "risk_codes": ["01", "05"],
+                "main_risk": "05",
+                "reason": "走访发现户主务工途中受伤",
+            },
+            format="json",
+        ),
+    ),
+    "member.life_status": (
+        Status.MONITORING,
+        "/households/{household}/",
+        "/households/{household}/members/{member}/life-status/",
+        lambda client, case: client.post(
+            f"/api/members/{case.household.members.order_by('id').first().pk}/life-status/",
+            {"status": "moved_out", "on": TODAY.isoformat(), "evidence": "户口迁移证明"},
+            format="json",
+        ),
+    ),
     "case.file": (
         Status.CANCELLED,  # no open case: the household may get a new one
         "/households/{household}/",
@@ -252,10 +356,11 @@ def test_each_record_action_is_offered_exactly_to_whom_the_api_accepts_it(
     ready_case, users, api, action
 ):
     state, page, marker, send = ACTIONS[action]
+    _income_for(ready_case, action)
     fill = {
         "case": ready_case.pk,
         "household": ready_case.household_id,
-        "member": ready_case.household.members.first().pk,
+        "member": ready_case.household.members.order_by("id").first().pk,
         "measure": ready_case.measures.first().pk,
     }
     accepted_by = []
@@ -287,6 +392,11 @@ CLUE_ACTIONS = {
         "/clues/{clue}/accept/",
         lambda client, clue: client.post(f"/api/clues/{clue.pk}/accept/", format="json"),
     ),
+    "clue.dispatch": (
+        "pending_dispatch",
+        "/clues/{clue}/dispatch/",
+        lambda client, clue: client.post(f"/api/clues/{clue.pk}/dispatch/", format="json"),
+    ),
 }
 
 
@@ -315,6 +425,39 @@ def test_each_clue_action_is_offered_exactly_to_whom_the_api_accepts_it(family, 
         if accepted:
             accepted_by.append(name)
     assert len(accepted_by) == 1, accepted_by
+
+
+def test_a_whole_round_is_offered_exactly_to_whom_the_api_accepts_it(family, users, api):
+    """下发批次: the round's page offers 整批下发 exactly to whom the API lets send it."""
+    from accounts.models import User
+    from monitor.feeds.intake import receive_json
+    from monitor.feeds.matching import process_batch
+    from monitor.models import Clue, ClueTransition, Department, DispatchRound
+    from tests.conftest import COUNTY
+    from tests.factories import make_id_number
+
+    account = User.objects.create_user(username="yibao", password="x", role="department")
+    department = Department.objects.create(
+        name="县医保局", kind="medical_insurance", region_id=COUNTY, account=account
+    )
+    rows = [{"姓名": "王大山", "身份证号": make_id_number(sequence=700), "预警类型": "住院"}]
+    received = receive_json(department=department, batch_key="r", rows=rows)
+    assert process_batch(received.batch.pk) == "done"
+    item = DispatchRound.objects.get(batch=received.batch)
+    accepted_by = []
+    for name in ROLES:
+        DispatchRound.objects.filter(pk=item.pk).update(dispatched_at=None, dispatched_by=None)
+        Clue.objects.update(status="pending_dispatch")
+        ClueTransition.objects.all().delete()
+        offered = _page_offers(
+            _client(users, name), f"/rounds/{item.pk}/", f"/rounds/{item.pk}/dispatch/"
+        )
+        response = api(name).post(f"/api/dispatch-rounds/{item.pk}/dispatch/", format="json")
+        accepted = 200 <= response.status_code < 300
+        assert offered == accepted, (name, response.status_code, response.content)
+        if accepted:
+            accepted_by.append(name)
+    assert accepted_by == ["approver"]
 
 
 def test_income_is_offered_exactly_to_whom_the_api_accepts_it(family, users, api):
@@ -367,6 +510,150 @@ def test_a_monitoring_line_is_offered_for_a_region_exactly_when_the_api_accepts_
             "/api/monitoring-lines/",
             {"region": COUNTY, "year": year, "amount": "8100.00", "source": "县政府文件"},
             format="json",
+        )
+        accepted = response.status_code == 201
+        assert offered == accepted, (name, response.status_code, response.content)
+        if accepted:
+            accepted_by.append(name)
+    assert sorted(accepted_by) == ["admin", "approver"]
+
+
+def test_the_spot_check_draw_is_offered_exactly_to_whom_the_api_accepts_it(ready_case, users, api):
+    """县级抽查 acts on no one case: each county approver draws in its own county."""
+    _put_in(ready_case, Status.REPORTED)
+    accepted_by = []
+    for name in ROLES:
+        offered = _page_offers(_client(users, name), "/review/", "/review/spot-check/")
+        response = api(name).post("/api/spot-checks/", format="json")
+        accepted = response.status_code == 200
+        assert offered == accepted, (name, response.status_code, response.content)
+        if accepted:
+            accepted_by.append(name)
+    assert sorted(accepted_by) == ["approver", "approver_other"]
+
+
+def test_a_follow_up_visit_is_offered_exactly_to_whom_the_api_accepts_it(ready_case, users, api):
+    """消除后跟踪: the village cadre of a cleared case within its period, and nobody once the
+    period is over or before the case is cleared."""
+    from monitor.models import MonthlyVisit
+
+    marker = f"/cases/{ready_case.pk}/follow-up-visits/"
+    for until, status, wanted in (
+        (TODAY + timedelta(days=90), Status.CLEARED, ["cadre_a"]),
+        (TODAY - timedelta(days=1), Status.CLEARED, []),
+        (TODAY + timedelta(days=90), Status.MONITORING, []),
+    ):
+        Case.objects.filter(pk=ready_case.pk).update(
+            status=status, cleared_on=TODAY - timedelta(days=30), follow_up_until=until
+        )
+        accepted_by = []
+        for name in ROLES:
+            offered = _page_offers(_client(users, name), f"/cases/{ready_case.pk}/", marker)
+            response = api(name).post(
+                marker.replace("/cases/", "/api/cases/"),
+                {"visited_on": TODAY, "visitors": "网格员", "findings": "生活稳定"},
+                format="json",
+            )
+            accepted = response.status_code == 201
+            assert offered == accepted, (name, status, response.status_code, response.content)
+            if accepted:
+                accepted_by.append(name)
+        assert accepted_by == wanted
+    assert MonthlyVisit.objects.filter(kind="follow_up").count() == 1
+
+
+@pytest.fixture
+def insured(family, users):
+    from households.models import Region
+    from interventions.insurance import insurance_policy_save
+
+    return insurance_policy_save(
+        by=users["approver"],
+        region=Region.objects.get(code="630121000000"),
+        year=TODAY.year,
+        insurer="人保财险",
+        coverage="lifted_and_monitored",
+        trigger_line=Decimal("8000"),
+    )
+
+
+def test_insurance_enrolment_is_offered_exactly_to_whom_the_api_accepts_it(
+    family, insured, users, api
+):
+    from interventions.models import InsuranceEnrolment
+
+    accepted_by = []
+    for name in ROLES:
+        offered = _page_offers(
+            _client(users, name),
+            f"/households/{family.pk}/",
+            f"/households/{family.pk}/insurance/enrol/",
+        )
+        response = api(name).post(
+            "/api/insurance-enrolments/",
+            {"policy": insured.pk, "household": family.pk},
+            format="json",
+        )
+        accepted = response.status_code == 201
+        assert offered == accepted, (name, response.status_code, response.content)
+        if accepted:
+            accepted_by.append(name)
+            InsuranceEnrolment.objects.all().delete()
+    assert sorted(accepted_by) == ["approver", "cadre_a", "reviewer_1"]
+
+
+def test_an_insurance_claim_is_offered_exactly_to_whom_the_api_accepts_it(
+    family, insured, users, api
+):
+    from interventions.insurance import insurance_enrol
+    from interventions.models import InsuranceClaim, InsuranceEnrolment
+
+    insurance_enrol(policy=insured, by=users["cadre_a"], household=family)
+    enrolment = InsuranceEnrolment.objects.get()
+    accepted_by = []
+    for name in ROLES:
+        offered = _page_offers(
+            _client(users, name),
+            f"/households/{family.pk}/",
+            f"/households/{family.pk}/insurance/claims/",
+        )
+        response = api(name).post(
+            "/api/insurance-claims/",
+            {"enrolment": enrolment.pk, "claimed_on": TODAY, "reason": "户主住院"},
+            format="json",
+        )
+        accepted = response.status_code == 201
+        assert offered == accepted, (name, response.status_code, response.content)
+        if accepted:
+            accepted_by.append(name)
+            InsuranceClaim.objects.all().delete()
+    assert sorted(accepted_by) == ["approver", "reviewer_1"]
+
+
+@pytest.mark.parametrize(
+    ("page", "endpoint", "payload"),
+    [
+        ("/manage/local-rules/", "/api/region-policies/", {"identification_days": 12}),
+        (
+            "/manage/insurance/",
+            "/api/insurance-policies/",
+            {"insurer": "人保财险", "coverage": "monitored", "trigger_line": "8000"},
+        ),
+    ],
+    ids=["region_policy.manage", "insurance.manage"],
+)
+def test_a_region_record_is_offered_for_a_region_exactly_when_the_api_accepts_it(
+    users, api, page, endpoint, payload
+):
+    """本地时限与规则 and 防贫保险 are kept like the monitoring lines: the county's own approver
+    and the administrator."""
+    from tests.conftest import COUNTY
+
+    accepted_by = []
+    for year, name in enumerate(ROLES, start=2031):
+        offered = _page_offers(_client(users, name), page, f'<option value="{COUNTY}"')
+        response = api(name).post(
+            endpoint, {"region": COUNTY, "year": year, **payload}, format="json"
         )
         accepted = response.status_code == 201
         assert offered == accepted, (name, response.status_code, response.content)

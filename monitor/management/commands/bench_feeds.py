@@ -38,7 +38,7 @@ from households import pii
 from households.benchdata import COUNTY, PREFIX, synthetic_remove, synthetic_villages
 from households.idnumber import check_character, mask_id_number
 from households.models import Household
-from monitor.models import Clue, Department, WarningBatch
+from monitor.models import Clue, Department, DispatchRound, Notification, WarningBatch
 from monitor.models.feeds import DepartmentKind
 
 HOUSEHOLD_SIZE = 4
@@ -109,12 +109,12 @@ class Command(BaseCommand):
         with transaction.atomic(), connection.cursor() as cursor:
             with cursor.cursor.copy(
                 "COPY households_household (number, village_id, kind, civil_affairs_status, "
-                "address, is_monitored, created_at, updated_at) FROM STDIN"
+                "address, is_monitored, closed_reason, created_at, updated_at) FROM STDIN"
             ) as copy:
                 for index in range(households):
                     village = villages[index % len(villages)]
                     copy.write_row(
-                        (f"{village}{index:07d}", village, "ordinary", "", "", False, now, now)
+                        (f"{village}{index:07d}", village, "ordinary", "", "", False, "", now, now)
                     )
             cursor.execute(
                 "SELECT id FROM households_household WHERE number LIKE %s ORDER BY id",
@@ -125,8 +125,8 @@ class Command(BaseCommand):
             with cursor.cursor.copy(
                 "COPY households_member (household_id, name, id_number_encrypted, "
                 "id_number_hash, id_number_masked, birth_date, sex, relation, health, labour, "
-                "schooling, work_status, phone_encrypted, phone_hash, phone_masked, "
-                "created_at, updated_at) FROM STDIN"
+                "schooling, work_status, life_status, life_status_evidence, phone_encrypted, "
+                "phone_hash, phone_masked, created_at, updated_at) FROM STDIN"
             ) as copy:
                 for serial in range(persons):
                     number = _id_number(COUNTY[:6], serial)
@@ -144,6 +144,8 @@ class Command(BaseCommand):
                             "healthy",
                             "ordinary",
                             "",
+                            "",
+                            "in_register",
                             "",
                             "",
                             "",
@@ -277,6 +279,9 @@ class Command(BaseCommand):
     def _clean(self) -> None:
         batches = WarningBatch.objects.filter(department__region_id=COUNTY)
         Clue.objects.filter(village__code__startswith=PREFIX).delete()
+        # The rounds (下发批次) and the notifications the batch raised in the county.
+        DispatchRound.objects.filter(batch__in=batches).delete()
+        Notification.objects.filter(region__code__startswith=PREFIX).delete()
         batches.delete()
         for department in Department.objects.filter(region_id=COUNTY):
             account = department.account
