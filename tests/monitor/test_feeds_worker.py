@@ -20,7 +20,7 @@ from config import celery_app
 from config.localrun import post_file, start_celery_worker
 from households.importing import registry_import
 from monitor.feeds.intake import sweep_waiting
-from monitor.models import Clue, Department, WarningBatch, WarningRow
+from monitor.models import Clue, Department, DispatchRound, WarningBatch, WarningRow
 from monitor.models.feeds import DepartmentKind
 from tests.conftest import COUNTY, sample_path
 
@@ -102,7 +102,8 @@ def _snapshot() -> tuple:
         )
     )
     clues = tuple(sorted(Clue.objects.values_list("household_id", "status", "due_on")))
-    return rows, clues
+    rounds = tuple(sorted(DispatchRound.objects.values_list("county_id", "clue_count")))
+    return rows, clues, rounds
 
 
 def test_a_real_worker_matches_the_gbk_sample_pushed_over_http(live_server, civil, queue):
@@ -145,6 +146,7 @@ def test_a_worker_killed_mid_batch_leaves_it_to_be_redone_whole(
     finally:
         _stop(worker)
     undisturbed = _snapshot()
+    DispatchRound.objects.all().delete()
     WarningBatch.objects.all().delete()
     Clue.objects.all().delete()
 
@@ -163,6 +165,7 @@ def test_a_worker_killed_mid_batch_leaves_it_to_be_redone_whole(
         _stop(doomed)
     assert WarningBatch.objects.get(pk=batch_id).status == "received"
     assert WarningRow.objects.count() == 0 and Clue.objects.count() == 0
+    assert not DispatchRound.objects.exists()  # the rounds went with the rest
 
     restarted = _start_worker(queue)
     try:
