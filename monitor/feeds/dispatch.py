@@ -31,6 +31,13 @@ from monitor.engine import WorkflowError
 from monitor.models import DispatchRound, Notification, RegionPolicy
 from monitor.regional import DEFAULTS, region_chain
 
+
+def sql_now():
+    """Now, as the ORM would store it: raw statements that write timestamps next to rows the
+    ORM writes must sort with them (SQLite keeps text, and an offset suffix sorts apart)."""
+    return connection.ops.adapt_datetimefield_value(timezone.now())
+
+
 COUNTY_DIGITS = PREFIX_LENGTH[RegionLevel.COUNTY]
 TOWNSHIP_DIGITS = PREFIX_LENGTH[RegionLevel.TOWNSHIP]
 CLUE_RULES = ("clue_auto_dispatch", "clue_verification_workdays")
@@ -176,7 +183,7 @@ def round_dispatch(*, round_id: int, by, today: date | None = None) -> DispatchR
                 by.pk,
                 by.role,
                 by.region_id or "",
-                now,
+                sql_now(),
                 *pending,
             ],
         )

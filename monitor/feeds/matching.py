@@ -47,7 +47,7 @@ from monitor.choices import (
     Status,
 )
 from monitor.deadlines import add_workdays
-from monitor.feeds.dispatch import CountyRules, county_clue_rules
+from monitor.feeds.dispatch import CountyRules, county_clue_rules, sql_now
 from monitor.feeds.intake import open_payload
 from monitor.feeds.rows import STAGE_COLUMNS, FeedFormatError, RowNormaliser, payload_rows
 from monitor.feeds.screening import stage_screening
@@ -236,7 +236,7 @@ def match_staged(
                 *status_params,
                 today,
                 *due_params,
-                timezone.now(),
+                sql_now(),
                 batch_id,
                 Status.CLEARED.value,
                 today,
@@ -328,7 +328,7 @@ def raise_rounds_and_tell(batch: WarningBatch, rules: CountyRules, last_clue: in
     """The batch's rounds (下发批次), one per county of its new clues, and the notifications
     they and the list's hits call for; set-based, from the new clues and the receipt."""
     source = batch.department.name if batch.department_id else "数据筛查"
-    now = timezone.now()
+    now = sql_now()
     village, county = Role.VILLAGE_CADRE.value, Role.COUNTY_APPROVER.value
     with connection.cursor() as cursor:
         if batch.rows_new_clue:

@@ -145,10 +145,18 @@ class Walker:
         assert response.status_code == 201, response.content
         return response.json()["id"]
 
-    def reported(self, household: Household) -> int:
+    def identified(self, household: Household, **fields) -> int:
+        """Filed on D0, reported on D0 + 6, approved by both levels the same day."""
+        case_id = self.reported(household, **fields)
+        with _at(D0 + timedelta(days=6)):
+            self.step(case_id, "township_approve", "township_approved")
+            self.step(case_id, "county_approve", "monitoring")
+        return case_id
+
+    def reported(self, household: Household, **fields) -> int:
         """Filed on D0, procedure recorded, reported once the notice has run (D0 + 6)."""
         with _at(D0):
-            case_id = self.file(household)
+            case_id = self.file(household, **fields)
             _record_procedure(self.clients[V], case_id, "identification", D0, D0 + timedelta(1))
         with _at(D0 + timedelta(days=6)):
             self.step(case_id, "report", "reported")
