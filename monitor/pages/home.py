@@ -13,6 +13,7 @@ from interventions.insurance import claims_paid_figures
 from monitor import services
 from monitor.charts import bar_chart
 from monitor.choices import ClueStatus, Status
+from monitor.feeds.selectors import rounds_for
 from monitor.models import Clue
 from monitor.selectors import cases_for, monthly_flow, overdue_items_for, region_counts
 from monitor.workflow import STEPS
@@ -51,6 +52,15 @@ def _clue_queue(user, today):
     return {"status": waiting, "count": clues.count(), "rows": list(clues[:QUEUE_SIZE])}
 
 
+def _round_queue(user):
+    """The county's rounds of department clues still waiting to be sent down (下发)."""
+    if not policy.allows(user, "round.dispatch"):
+        return None
+    waiting = rounds_for(user).filter(dispatched_at__isnull=True).order_by("created_at", "id")
+    rows = list(waiting[:QUEUE_SIZE])
+    return {"count": len(rows) if len(rows) < QUEUE_SIZE else waiting.count(), "rows": rows}
+
+
 @login_required
 def home_page(request):
     user = request.user
@@ -65,6 +75,7 @@ def home_page(request):
             cases=list(cases[:QUEUE_SIZE]),
             case_count=cases.count(),
             clues=_clue_queue(user, today),
+            rounds=_round_queue(user),
             overdue=list(overdue_items_for(user, today).order_by("due_on")[:QUEUE_SIZE]),
             counts=counts,
             category_chart=bar_chart(

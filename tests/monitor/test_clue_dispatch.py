@@ -580,3 +580,18 @@ def test_the_round_pages_run_a_fixed_number_of_queries(department, users):
     )
     assert DispatchRound.objects.count() == 4
     assert few == many
+
+
+def test_the_countys_home_lists_the_rounds_waiting_to_be_sent_down(listed, users):
+    batch, _ = listed
+    page = Client()
+    page.force_login(users["approver"])
+    home = page.get("/").content.decode()
+    assert "待下发的预警线索批次（1）" in home
+    assert f"/rounds/{_round(batch).pk}/" in home
+    round_dispatch(round_id=_round(batch).pk, by=users["approver"])
+    assert "待下发的预警线索批次（0）" in page.get("/").content.decode()
+    for name in ("cadre_a", "reviewer_1"):
+        other = Client()
+        other.force_login(users[name])
+        assert "待下发的预警线索批次" not in other.get("/").content.decode()

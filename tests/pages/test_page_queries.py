@@ -118,8 +118,9 @@ NOTIFICATIONS = PER_REQUEST + 2
 HOME = PER_REQUEST + 9
 # … and the clue queue with its count, for the roles that verify or accept clues.
 HOME_WITH_CLUES = HOME + 2
-# … and, for the county approver, the 防贫保险 claims paid this year (one aggregate).
-HOME_OF_COUNTY = HOME + 1
+# … and, for the county approver, the 防贫保险 claims paid this year (one aggregate) and
+# the rounds of clues waiting to be sent down (one; their count only past a full queue).
+HOME_OF_COUNTY = HOME + 2
 
 PAGES = [
     ("/households/", "cadre_a", HOUSEHOLD_LIST),
