@@ -36,3 +36,4 @@ class AuditAction(models.TextChoices):
     DELETE = "delete", "删除"
     TOKEN_ISSUED = "token_issued", "签发接口密钥"
     TOKEN_REVOKED = "token_revoked", "吊销接口密钥"
+    SPOT_CHECK_DRAW = "spot_check.draw", "县级抽查抽取"

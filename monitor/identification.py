@@ -224,7 +224,7 @@ def spot_check_draw(*, by, today: date | None = None) -> dict:
     }
     audit_record(
         actor=by,
-        action="spot_check.draw",
+        action=AuditAction.SPOT_CHECK_DRAW,
         object_type="households.region",
         object_id=county or "",
         object_label=f"县级抽查 {county}",
