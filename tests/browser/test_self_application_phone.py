@@ -48,7 +48,7 @@ def test_a_farmer_applies_from_a_phone(phone_page, live_server, regions, shot):
     expect(page.get_by_role("heading", name="防返贫一键申报")).to_be_visible()
     assert_fits_the_phone(page)
     for label in FIELDS:
-        assert_tappable(page.get_by_label(label), label)
+        assert_tappable(page.get_by_label(label, exact=True), label)
     # The link named the village: it is already chosen.
     expect(page.get_by_label("所在村")).to_contain_text("东关村")
     submit = page.get_by_role("button", name="提交申报")
@@ -63,7 +63,7 @@ def test_a_farmer_applies_from_a_phone(phone_page, live_server, regions, shot):
     for label, message in EMPTY_FORM_ERRORS.items():
         error = page.get_by_text(message)
         expect(error).to_be_visible()
-        field = page.get_by_label(label).bounding_box()
+        field = page.get_by_label(label, exact=True).bounding_box()
         below = error.bounding_box()
         gap = below["y"] - (field["y"] + field["height"])
         assert 0 <= gap <= 40, f"{message!r} is not right under {label} ({gap:.0f}px)"
@@ -71,8 +71,8 @@ def test_a_farmer_applies_from_a_phone(phone_page, live_server, regions, shot):
     shot(page, "errors-beside-fields")
 
     page.get_by_label("户主姓名").fill("马福海")
-    page.get_by_label("手机号").fill("13912345678")
-    page.get_by_label("身份证号").fill(make_id_number(sequence=960))
+    page.get_by_label("手机号", exact=True).fill("13912345678")
+    page.get_by_label("身份证号", exact=True).fill(make_id_number(sequence=960))
     page.get_by_label("困难类型").select_option(label="因病")
     page.get_by_label("困难情况").fill("妻子患病住院，医疗费用高，家里收入不够看病")
     assert_fits_the_phone(page)
