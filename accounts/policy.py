@@ -121,6 +121,8 @@ def _follow_up_state(case) -> str | None:
         return f"消除后跟踪走访须在「风险已消除」状态办理，当前为「{case.get_status_display()}」"
     if case.follow_up_until is None or case.follow_up_until < timezone.localdate():
         return "该户不在消除后跟踪期内（跟踪期已结束），不能登记跟踪走访"
+    if case.household.closed_on is not None:
+        return "该户已销户，消除后跟踪已结束，不能登记跟踪走访"
     return None
 
 
@@ -151,7 +153,11 @@ def _clue_in(statuses, message: str):
 def _round_pending(dispatch_round) -> str | None:
     if dispatch_round.dispatched_at is None:
         return None
-    return f"该批次已于 {dispatch_round.dispatched_at:%Y-%m-%d %H:%M} 下发，不能重复下发"
+    from django.utils import timezone
+
+    # Stored in UTC: said in local time, as every page shows it.
+    sent = timezone.localtime(dispatch_round.dispatched_at)
+    return f"该批次已于 {sent:%Y-%m-%d %H:%M} 下发，不能重复下发"
 
 
 # --- the rules -------------------------------------------------------------------------

@@ -234,6 +234,7 @@ SPECTACULAR_SETTINGS = {
         "CaseChannelEnum": "monitor.choices.Channel",
         "RowOutcomeEnum": "monitor.choices.RowOutcome",
         "RiskTypeEnum": "monitor.choices.RISK_TYPES",
+        "VisitKindEnum": "monitor.choices.VisitKind",
     },
 }
 

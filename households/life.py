@@ -10,7 +10,7 @@ through the case workflow, by the same user in the same transaction, with the tr
 audit row. The township is told.
 """
 
-from datetime import date
+from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -35,8 +35,22 @@ def member_life_status_record(
     """成员状态变更. Refused: another region's member (404), a member already gone from
     the register (400), a role other than the village cadre and the township reviewer
     (403), and bad input by field (status, on, evidence)."""
+    from monitor.choices import OPEN_STATUSES
+    from monitor.choices import Status as CaseStatus
+    from monitor.models import Case
+
     today = today or timezone.localdate()
-    # The household's row first: two members leaving at once are counted one after the
+    # Lock order, case before household: the county's approvals lock the case and then
+    # write the household (is_monitored), so taking the household first here could
+    # deadlock with them on PostgreSQL. The case rows this transaction may write are
+    # locked first: the open case (销户终止) and the cleared ones (their follow-up ends).
+    list(
+        Case.objects.select_for_update()
+        .filter(household_id=member.household_id, status__in=[*OPEN_STATUSES, CaseStatus.CLEARED])
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    # Then the household's row: two members leaving at once are counted one after the
     # other, so the second sees the first gone and the household closes exactly once.
     Household.objects.select_for_update().filter(pk=member.household_id).first()
     member = Member.objects.select_for_update().select_related("household").get(pk=member.pk)
@@ -78,6 +92,7 @@ def member_life_status_record(
 def household_close(*, household: Household, by, today: date) -> Household:
     """销户: the file kept, monitoring ended, the open case (any open state) 销户终止."""
     from monitor.choices import NotificationKind
+    from monitor.follow_up import follow_up_stop
     from monitor.models import Case, Notification
     from monitor.workflow import case_transition
 
@@ -103,6 +118,15 @@ def household_close(*, household: Household, by, today: date) -> Household:
             today=today,
         )
         text += f"；其监测案例已{case.get_status_display()}"
+    # 消除后跟踪 ends with the household: nobody is left to visit. The last day is the day
+    # before the closing, like a relapse's (monitor/services.py case_create).
+    if follow_up_stop(
+        household_id=household.pk,
+        last_day=today - timedelta(days=1),
+        by=by,
+        reason=f"{CLOSED_REASON}，已销户",
+    ):
+        text += "；消除后跟踪随之结束"
     Notification.objects.create(
         region_id=household.village_id[: PREFIX_LENGTH[RegionLevel.TOWNSHIP]].ljust(12, "0"),
         role=Role.TOWNSHIP_REVIEWER,

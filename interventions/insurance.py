@@ -245,6 +245,14 @@ def insurance_policy_save(
     were enrolled as of that region)."""
     if insurance_policy is not None:
         require(by, INSURANCE_MANAGE, insurance_policy)
+        # Locked and read again before its enrolments are counted: an enrolment (which
+        # locks the policy too) cannot slip in between the count and the region change.
+        insurance_policy = (
+            InsurancePolicy.objects.select_for_update().filter(pk=insurance_policy.pk).first()
+        )
+        if insurance_policy is None:
+            raise _not_found()
+        require(by, INSURANCE_MANAGE, insurance_policy)
     if region is None:
         raise ValidationError({"region": "请选择投保区划"})
     record = InsurancePolicy(
@@ -349,15 +357,20 @@ def insurance_enrol(
         raise ValidationError({"policy": "请选择防贫保险"})
     today = timezone.localdate()
     enrolled_on = enrolled_on or today
+    require(by, INSURANCE_ENROL, household)  # without a household: enrolling all
+    # Locked and read again before its region is used: two people enrolling at once insert
+    # each household once either way (the unique constraint), and a change of the policy's
+    # region (insurance_policy_save, which locks it too) is seen whole or not at all.
+    insurance = InsurancePolicy.objects.select_for_update().filter(pk=insurance.pk).first()
+    if insurance is None:
+        raise _not_found()
     if household is not None:
-        require(by, INSURANCE_ENROL, household)
         if not household.village_id.startswith(Region.prefix_of_code(insurance.region_id)):
             raise ValidationError({"policy": "该户不在此防贫保险的投保区划内"})
         if household.closed_on is not None:
             raise ValidationError({"household": "该户已销户，不能参保"})
         prefix = household.village_id
     else:
-        require(by, INSURANCE_ENROL)
         prefix = region_prefix_of(by)
         insured = Region.prefix_of_code(insurance.region_id)
         # Neither region inside the other: the policy is not the user's to enrol.
@@ -366,9 +379,6 @@ def insurance_enrol(
         prefix = max(prefix, insured, key=len)
     if enrolled_on > today:
         raise ValidationError({"enrolled_on": "参保日期不能晚于今天"})
-    # Locked: two people enrolling at once insert each household once either way (the
-    # unique constraint), and the policy's region cannot change under them.
-    InsurancePolicy.objects.select_for_update().filter(pk=insurance.pk).first()
     condition, params = _coverage_sql(insurance.coverage)
     one, one_params = ("AND h.id = %s", [household.pk]) if household is not None else ("", [])
     sql = _ENROL.format(table=InsuranceEnrolment._meta.db_table, condition=condition, one=one)

@@ -27,6 +27,7 @@ from monitor.choices import (
     AdjustmentStatus,
     Category,
     NotificationKind,
+    Status,
 )
 from monitor.engine import WorkflowError
 from monitor.models import Case, CaseAdjustment, MonthlyVisit, Notification
@@ -209,6 +210,19 @@ def on_rejected(case: Case, today: date, data: dict) -> None:
     _tell_village(case, adjustment, f"乡镇未予确认动态调整：{adjustment.decision_note}")
 
 
+def on_household_closed(case: Case, today: date, data: dict) -> None:
+    """销户终止: a proposal still waiting is decided with the case — not confirmed, with the
+    closing as the reason and the closing user as the decider — so no township queue keeps
+    a proposal on a case that has left monitoring."""
+    CaseAdjustment.objects.filter(case_id=case.pk, status=AdjustmentStatus.PROPOSED).update(
+        status=AdjustmentStatus.REJECTED,
+        decided_by=data["by"],
+        decided_at=timezone.now(),
+        decision_note=f"销户终止：{data.get('comment', '')}"[:500],
+    )
+    case._pending_adjustment = None
+
+
 def _after(adjustment: CaseAdjustment) -> dict:
     return {
         "category": adjustment.category,
@@ -269,7 +283,10 @@ def pending_adjustments_for(user, limit: int = 200) -> list[dict]:
     after (one query: the case, household, village and proposer joined)."""
     rows = (
         CaseAdjustment.objects.filter(
-            status=AdjustmentStatus.PROPOSED, case__in=Case.objects.visible_to(user)
+            status=AdjustmentStatus.PROPOSED,
+            # Only cases still in monitoring: the township can decide nothing else (a
+            # proposal left on a case that moved on is not its work).
+            case__in=Case.objects.visible_to(user).filter(status=Status.MONITORING),
         )
         .select_related("case__household__village", "proposed_by")
         .order_by("proposed_at", "id")[:limit]

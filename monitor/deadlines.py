@@ -272,6 +272,8 @@ def flag_missing_follow_up_visits(quarter_day: date) -> dict:
             status=Status.CLEARED,
             cleared_on__lte=quarter.first,
             follow_up_until__gte=quarter.last,
+            # A closed household (销户) has nobody left to visit.
+            household__closed_on__isnull=True,
         )
         .exclude(pk__in=visited)
         .select_related("household")

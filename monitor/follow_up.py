@@ -1,15 +1,18 @@
 """消除后跟踪: the watch list after clearance, and its quarterly follow-up visits.
 
-When the county approves a clearance the case keeps `follow_up_until`, the clearance day
-plus the local number of months (RegionPolicy `follow_up_months`, default 12). Until that
-day the household stays on the watch list of its village, township and county, and the
+When the county approves a clearance the case keeps `follow_up_until`, the last day of a
+period of the local number of months (RegionPolicy `follow_up_months`, default 12) that
+starts on the clearance day. Until that day (inclusive) the household stays on the watch
+list of its village, township and county, and the
 village visits it at least once a calendar quarter (季度跟踪走访). The visits are stored with
 the monthly visits (MonthlyVisit, kind `follow_up`), so the household's file keeps one list
 of visits; the monthly sweep counts only the monthly ones. A quarter of the period without a
 follow-up visit is flagged by `monitor.deadlines.flag_missing_follow_up_visits`.
 
 A new case of a household cleared before is a relapse (返贫): `case_create` links it to the
-cleared case (Case.relapse_of).
+cleared case (Case.relapse_of) and ends that case's follow-up period the day before the
+filing (`follow_up_stop`); so does the closing of the household (销户). A closed household
+is off the watch list, its visits and the sweep whatever its case says.
 """
 
 from dataclasses import dataclass
@@ -35,9 +38,11 @@ FOLLOW_UP_VISIT = "case.follow_up_visit"
 
 
 def follow_up_end(village_code: str, cleared_on: date) -> date:
-    """The last day of the follow-up period of a household cleared on `cleared_on`."""
+    """The last day of the follow-up period of a household cleared on `cleared_on`: the
+    period counts the clearance day, so N months end the day before the same day N months
+    later (cleared 2026-10-12, 12 months: followed up to 2027-10-11 inclusive)."""
     months = local_rule(village_code, "follow_up_months", cleared_on)
-    return add_months(cleared_on, int(months))
+    return add_months(cleared_on, int(months)) - timedelta(days=1)
 
 
 # --- quarters ------------------------------------------------------------------------------
@@ -92,7 +97,9 @@ def next_due(case, today: date) -> Quarter | None:
 
 
 def in_follow_up(today: date) -> Q:
-    return Q(status=Status.CLEARED, follow_up_until__gte=today)
+    """Cleared cases whose follow-up period runs today, of households not closed (a closed
+    household is followed up by no one, whatever its case says)."""
+    return Q(status=Status.CLEARED, follow_up_until__gte=today, household__closed_on__isnull=True)
 
 
 def follow_ups_for(user, today: date):
@@ -123,6 +130,30 @@ def follow_up_visits_of(case: Case):
 
 
 # --- writes ----------------------------------------------------------------------------------
+
+
+def follow_up_stop(*, household_id: int, last_day: date, by, reason: str) -> list[int]:
+    """End early the follow-up of a household's cleared cases: their period's last day
+    becomes `last_day` (never later than it was), with an audit row per case. Called in the
+    transaction of the event that ends it: a new case (返贫) or the household's closing.
+    Returns the ids of the cases whose period was ended."""
+    cases = list(
+        Case.objects.filter(
+            household_id=household_id, status=Status.CLEARED, follow_up_until__gt=last_day
+        ).select_related("household")
+    )
+    for case in cases:
+        was = case.follow_up_until
+        Case.objects.filter(pk=case.pk).update(follow_up_until=last_day)
+        audit_record(
+            actor=by,
+            action=AuditAction.UPDATE,
+            obj=case,
+            object_label=f"消除后跟踪结束 {case.household.number}",
+            reason=reason,
+            detail={"follow_up_until": last_day.isoformat(), "was": was.isoformat()},
+        )
+    return [case.pk for case in cases]
 
 
 @transaction.atomic

@@ -4,6 +4,8 @@ Counties shorten their clocks, choose how their clues reach villages and how man
 cases the county re-visits. Each value is read from the most specific region's policy of the
 year that sets it (village, township, county, city, province), and otherwise from the
 installation setting (settings.MONITOR), so a county that sets nothing runs on the defaults.
+How clues are dispatched and how long a village has to verify one are set from the county up
+only (COUNTY_RULES): the county dispatches its clues, one rule for its whole round.
 """
 
 from datetime import date
@@ -15,6 +17,7 @@ from django.db import transaction
 from accounts import policy as rules_policy
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
+from households.choices import RegionLevel
 from households.models import Region
 from households.services import YEARLY_YEARS, yearly_record_save
 from monitor.models import RegionPolicy
@@ -31,6 +34,11 @@ DEFAULTS = {
     "clue_auto_dispatch": "CLUE_AUTO_DISPATCH",
 }
 PREFIX_LENGTHS = (12, 9, 6, 4, 2)
+# How a county's clues reach its villages and how long they have to verify them are the
+# county's (it dispatches them, and a round spans its townships): set by a county or a
+# region above it only. A township's or village's value is refused on save and never read.
+COUNTY_RULES = ("clue_auto_dispatch", "clue_verification_workdays")
+COUNTY_RULES_REFUSED = "预警线索的下发方式和核实时限由县级设定"
 
 
 def region_chain(region_code: str) -> list[str]:
@@ -43,6 +51,13 @@ def region_chain(region_code: str) -> list[str]:
     return codes
 
 
+def field_chain(chain: list[str], field: str) -> list[str]:
+    """The regions of `chain` whose policy may set `field`: all, or from the county up."""
+    if field not in COUNTY_RULES:
+        return chain
+    return [code for code in chain if Region.level_of_code(code) <= RegionLevel.COUNTY]
+
+
 def local_rules(region_code: str, year: int) -> dict:
     """Every local value for a region and year, in one query: {field: value}."""
     chain = region_chain(region_code)
@@ -53,7 +68,7 @@ def local_rules(region_code: str, year: int) -> dict:
     values = {}
     for field, setting in DEFAULTS.items():
         value = None
-        for code in chain:
+        for code in field_chain(chain, field):
             policy = policies.get(code)
             if policy is not None and getattr(policy, field) is not None:
                 value = getattr(policy, field)
@@ -110,7 +125,7 @@ def local_rules_explained(region_code: str, year: int) -> list[dict]:
         source = next(
             (
                 code
-                for code in chain
+                for code in field_chain(chain, field)
                 if code in policies and getattr(policies[code], field) is not None
             ),
             None,
@@ -188,6 +203,10 @@ def region_policy_save(
     if region is None:
         raise ValidationError({"region": "请选择适用区划"})
     clean = _checked_values(values)
+    if Region.level_of_code(region.code) > RegionLevel.COUNTY:
+        refused = [field for field in COUNTY_RULES if clean[field] is not None]
+        if refused:
+            raise ValidationError(dict.fromkeys(refused, COUNTY_RULES_REFUSED))
     record = RegionPolicy(
         pk=region_policy.pk if region_policy is not None else None,
         region=region,

@@ -116,14 +116,25 @@ def filing_problems(
 
 INCOME_COMPARED = "income"  # a record of the period was compared with the line
 INCOME_LABEL = "发现风险前12个月收入在监测范围内"
+# How old the income record of a finding may be: its period (12 months) ends no earlier
+# than this many months before the finding. Counties update the income ledger at least
+# quarterly, so a household's current record is never older than that, and a record
+# ending then still covers at least three quarters of the 12 months before the finding.
+# (A calendar-year record answers for findings up to the end of March of the next year.)
+INCOME_RECORD_MAX_AGE_MONTHS = 3
+
+
+def income_window_start(found_on: date) -> date:
+    """The earliest period end of a record that answers for the finding."""
+    return add_months(found_on, -INCOME_RECORD_MAX_AGE_MONTHS)
 
 
 def income_record_for(household: Household, found_on: date, today: date) -> IncomeRecord | None:
     """The income of the 12 months before the finding (DOMAIN.md section 3): the latest
-    record whose period ends between 12 months before the finding and today."""
+    record whose period ends between three months before the finding and today."""
     return (
         household.income_records.filter(
-            period_end__gte=add_months(found_on, -12), period_end__lte=today
+            period_end__gte=income_window_start(found_on), period_end__lte=today
         )
         .order_by("-period_end")
         .first()
@@ -136,15 +147,16 @@ def income_check(household: Household, category: str, found_on: date, today: dat
     schooling), which is what a sudden event eats into."""
     record = income_record_for(household, found_on, today)
     if record is None:
-        start = add_months(found_on, -12)
+        start = income_window_start(found_on)
         older = (
             household.income_records.filter(period_end__lt=start).order_by("-period_end").first()
         )
         detail = "未登记发现风险前12个月的收支情况，无法判断收入是否在监测范围内"
         if older is not None:
             detail = (
-                f"未登记发现风险前12个月的收支情况：最近一次收支统计截止于 "
-                f"{older.period_end:%Y-%m-%d}，早于 {start:%Y-%m-%d}，已过时，请重新测算"
+                f"未登记发现风险前12个月的收支情况：最近一次收支统计（{older.year}年）截止于 "
+                f"{older.period_end:%Y-%m-%d}，早于 {start:%Y-%m-%d}（发现风险前 "
+                f"{INCOME_RECORD_MAX_AGE_MONTHS} 个月），已过时，请重新测算"
             )
         return Check("income_missing", INCOME_LABEL, False, detail)
     line = monitoring_line_for(village_code=household.village_id, year=record.year)
@@ -401,8 +413,29 @@ def clearance_checks(case: Case, today: date, kind: str | None = None) -> list[C
         # checklist is the procedure alone.
         if case.natural_reason or case.status != Status.MONITORING:
             checks += natural_checks(case)
-        return checks + procedure_checks(case, Stage.CLEARANCE, today)
-    return assisted_checks(case, today) + procedure_checks(case, Stage.CLEARANCE, today)
+        checks += procedure_checks(case, Stage.CLEARANCE, today)
+    else:
+        checks = assisted_checks(case, today) + procedure_checks(case, Stage.CLEARANCE, today)
+    if case.status == Status.MONITORING:
+        checks.append(adjustment_settled_check(case))
+    return checks
+
+
+def adjustment_settled_check(case: Case) -> Check:
+    """The proposal: a 动态调整 still waiting for the township would be left behind by a
+    case leaving 监测帮扶中 (only a case in monitoring has one decided), so it is decided
+    first. Asked when the clearance is proposed; a case past it has none."""
+    from monitor.adjustments import pending_adjustment
+
+    pending = pending_adjustment(case)
+    return Check(
+        "adjustment_pending",
+        "无待乡镇确认的动态调整",
+        pending is None,
+        "有待乡镇确认的动态调整，请先由乡镇确认或退回"
+        if pending is not None
+        else "无待确认的动态调整",
+    )
 
 
 def clearance_problems(case: Case, today: date, kind: str | None = None) -> list[str]:

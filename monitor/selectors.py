@@ -10,6 +10,7 @@ from households.choices import Relation
 from households.models import Member
 from interventions.models import MeasureRecord
 from monitor.choices import IDENTIFYING_STATUSES, MONITORED_STATUSES, Category, Status
+from monitor.follow_up import in_follow_up
 from monitor.models import (
     Announcement,
     Appraisal,
@@ -190,7 +191,8 @@ def region_counts(user, today: date) -> dict:
         cleared=Count("pk", filter=Q(status=Status.CLEARED)),
         overdue=Count("pk", filter=Q(late=True)),
         relapse=Count("pk", filter=Q(status__in=MONITORED_STATUSES, relapse_of__isnull=False)),
-        follow_up=Count("pk", filter=Q(status=Status.CLEARED, follow_up_until__gte=today)),
+        # The watch list's own condition (closed households are off it).
+        follow_up=Count("pk", filter=in_follow_up(today)),
         **{
             f"category_{category}": Count(
                 "pk", filter=Q(status__in=MONITORED_STATUSES, category=category)

@@ -1,6 +1,6 @@
 """Writes to cases and their records. Workflow steps go through monitor.workflow."""
 
-from datetime import date
+from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -11,6 +11,7 @@ from accounts.choices import Role
 from households.models import Household
 from monitor.choices import Channel, DeadlineStep, NotificationKind, Stage, Status
 from monitor.deadlines import deadlines_open, deadlines_reschedule
+from monitor.follow_up import follow_up_stop
 from monitor.models import (
     Appraisal,
     Case,
@@ -116,6 +117,17 @@ def case_create(
         raise ValidationError({"household": "该户已有未办结的监测案例（一户只能有一个）"}) from None
     _set_risks(case, risk_codes)
     deadlines_open(case)
+    if relapse_of is not None:
+        # 返贫: the household is back in the identification procedure, so its follow-up
+        # after clearance ends. The last day is the day before the filing, not before the
+        # finding: the finding day may lie before the clearance or be corrected later,
+        # while the filing is the fixed day the household left the watch list.
+        follow_up_stop(
+            household_id=household.pk,
+            last_day=today - timedelta(days=1),
+            by=by,
+            reason=f"返贫：{household.number} 已重新登记监测对象（案例 {case.pk}）",
+        )
     return case
 
 

@@ -1,6 +1,5 @@
 """Public pages. 一键申报 works without login on any phone, without JavaScript."""
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import render
@@ -12,7 +11,7 @@ from households.choices import RegionLevel
 from households.models import Region
 from monitor.api.views import NoticeListQuery
 from monitor.choices import RISK_TYPES
-from monitor.feeds.applications import self_application_submit
+from monitor.feeds.applications import accept_days, self_application_submit
 from monitor.selectors import notice_list
 
 # The page lists villages of one county (the QR code on the village notice board names the
@@ -57,7 +56,8 @@ def self_application_page(request):
                 field: "；".join(messages) for field, messages in exc.message_dict.items()
             }
             return render(request, "monitor/apply.html", context, status=400)
-        context.update(done=application, days=settings.MONITOR["SELF_APPLICATION_ACCEPT_DAYS"])
+        # The village's own time limit (its county may shorten the default).
+        context.update(done=application, days=accept_days(application.village_id))
     return render(request, "monitor/apply.html", context)
 
 

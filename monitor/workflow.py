@@ -108,6 +108,13 @@ def _household_is_closed(case: Case) -> str | None:
     return None
 
 
+def _on_household_closed(case: Case, today: date, data: dict) -> None:
+    from monitor.adjustments import on_household_closed
+
+    _on_closed(case, today, data)
+    on_household_closed(case, today, data)
+
+
 def _on_cleared(case: Case, today: date, data: dict) -> None:
     from monitor.follow_up import follow_up_end
 
@@ -276,7 +283,7 @@ STEPS: tuple[Step, ...] = (
         frozenset({R.VILLAGE_CADRE, R.TOWNSHIP_REVIEWER}),
         needs_reason=True,
         guard=_household_is_closed,
-        effect=_on_closed,
+        effect=_on_household_closed,
     ),
 )
 ACTION_CHOICES = [(step.action, step.label) for step in STEPS]

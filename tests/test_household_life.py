@@ -166,7 +166,8 @@ def test_a_household_cleared_hit_in_its_follow_up_and_identified_again_as_relaps
         walk.step(case_id, "township_approve_clearance", "clearance_township_approved")
         walk.step(case_id, "county_approve_clearance", "cleared")
     cleared = Case.objects.get(pk=case_id)
-    assert cleared.follow_up_until == date(2027, 10, 12)
+    # Twelve months counting the clearance day: followed up to 2027-10-11 inclusive.
+    assert cleared.follow_up_until == date(2027, 10, 11)
 
     # Five weeks later the medical-insurance list names the head: a clue marked 返贫风险.
     hit_day = date(2026, 11, 18)
@@ -192,9 +193,13 @@ def test_a_household_cleared_hit_in_its_follow_up_and_identified_again_as_relaps
     clue = Clue.objects.get(household=family)
     assert clue.relapse_of_id == case_id
     assert clue.status == "pending_dispatch"
-    assert Notification.objects.filter(
+    # The county is told first (it sends clues down by hand); the village once it can act.
+    arrived = Notification.objects.get(kind=NotificationKind.CLUES_ARRIVED, region_id=COUNTY)
+    assert "返贫风险 1 条" in arrived.message
+    relapse_notes = Notification.objects.filter(
         kind=NotificationKind.RELAPSE_RISK, region_id=VILLAGE_A
-    ).exists()
+    )
+    assert not relapse_notes.exists()
     shown = cadre.get(f"/api/clues/{clue.pk}/")
     assert shown.status_code == 200
     assert shown.json()["relapse_of"] == case_id
@@ -204,6 +209,7 @@ def test_a_household_cleared_hit_in_its_follow_up_and_identified_again_as_relaps
         round_id = county.get("/api/dispatch-rounds/").json()["results"][0]["id"]
         sent = county.post(f"/api/dispatch-rounds/{round_id}/dispatch/", format="json")
         assert sent.status_code == 200, sent.content
+        assert relapse_notes.count() == 1
         income_record_save(
             household=family,
             year=2026,
@@ -224,6 +230,8 @@ def test_a_household_cleared_hit_in_its_follow_up_and_identified_again_as_relaps
         assert verified.status_code == 200, verified.content
     again = Case.objects.get(household=family, status="draft")
     assert again.relapse_of_id == case_id
+    # Back in identification: the follow-up ended the day before the filing.
+    assert Case.objects.get(pk=case_id).follow_up_until == hit_day
     listed = cadre.get("/api/cases/", {"is_relapse": "true"}).json()["results"]
     assert [row["id"] for row in listed] == [again.pk]
     assert list(

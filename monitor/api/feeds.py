@@ -28,7 +28,7 @@ from households.models import Household
 from households.services import protected_reveal
 from monitor.choices import RISK_TYPES, Category, ClueOutcome, ClueStatus, RowOutcome
 from monitor.feeds import clues as clue_services
-from monitor.feeds.applications import self_application_submit
+from monitor.feeds.applications import accept_days, self_application_submit
 from monitor.feeds.dispatch import round_dispatch, round_source
 from monitor.feeds.intake import receive_file, receive_json
 from monitor.feeds.screening import screening_run
@@ -111,7 +111,8 @@ class BatchRowSerializer(serializers.ModelSerializer):
     outcome_display = serializers.CharField(source="get_outcome_display")
     household_number = serializers.CharField(source="household.number", default=None)
     finding = serializers.SerializerMethodField(
-        help_text="村级核实结果：并入监测档案的行为「已是监测对象」；线索反馈后为其核实结果"
+        help_text="核实结果：并入监测档案的行，案例已纳入监测时为「已是监测对象」、不予纳入时为"
+        "「不符合条件」、识别认定中为空；线索反馈后为其核实结果"
     )
 
     class Meta:
@@ -317,8 +318,15 @@ class ClueSerializer(serializers.ModelSerializer):
         return "返贫风险" if clue.relapse_of_id else ""
 
 
+SYSTEM_ACTOR = "系统（自动下发）"
+
+
 class ClueTransitionSerializer(serializers.ModelSerializer):
-    actor_name = serializers.CharField(source="actor.first_name")
+    """线索流转的一步；actor 为空（null）表示按本县规则自动下发，由系统办理。"""
+
+    actor_name = serializers.SerializerMethodField(
+        help_text="办理人姓名；系统自动下发时为「系统（自动下发）」"
+    )
     from_status_display = serializers.CharField(source="get_from_status_display")
     to_status_display = serializers.CharField(source="get_to_status_display")
 
@@ -337,6 +345,11 @@ class ClueTransitionSerializer(serializers.ModelSerializer):
             "at",
             "comment",
         ]
+
+    def get_actor_name(self, row) -> str:
+        if row.actor_id is None:
+            return SYSTEM_ACTOR
+        return row.actor.first_name
 
 
 class ApplicantRevealSerializer(RevealRequestSerializer):
@@ -367,6 +380,18 @@ class VerifySerializer(serializers.Serializer):
         max_length=5,
         help_text="纳入监测时可改：风险类型，默认按预警类型推定",
     )
+    main_risk = serializers.ChoiceField(
+        choices=RISK_TYPES,
+        required=False,
+        help_text="纳入监测时可选：主要风险，须为所选风险类型之一；默认为第一项",
+    )
+
+    def validate(self, data):
+        main, codes = data.get("main_risk"), data.get("risk_codes")
+        # Against the codes given here; against the suggested ones, the service checks it.
+        if main and codes and main not in codes:
+            raise serializers.ValidationError({"main_risk": "主要风险须是所选的风险类型之一"})
+        return data
 
 
 @extend_schema_view(
@@ -652,8 +677,9 @@ class SelfApplicationViewSet(viewsets.GenericViewSet):
         payload = SelfApplicationSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         application = self_application_submit(**payload.validated_data)
+        # The village's own time limit (its county may shorten the default).
         message = APPLICATION_RECEIVED.format(
-            reference=application.reference, days=settings.MONITOR["SELF_APPLICATION_ACCEPT_DAYS"]
+            reference=application.reference, days=accept_days(application.village_id)
         )
         return Response(
             {"reference": application.reference, "message": message}, status=status.HTTP_201_CREATED

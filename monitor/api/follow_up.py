@@ -3,7 +3,12 @@ follow-up visits of one case (served under /api/cases/{id}/follow-up-visits/ by 
 viewset, with the serializers here)."""
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import serializers, viewsets
 
 from accounts.permissions import PeopleDataAccess
@@ -96,12 +101,23 @@ class FollowUpVisitSerializer(serializers.ModelSerializer):
         extra_kwargs = {"findings": {"max_length": 5000}}
 
 
+# Roles that do not work on people's data are refused (accounts.permissions.PeopleDataAccess).
+NO_PEOPLE_DATA = OpenApiResponse(description="角色无权访问农户信息")
+
+
 @extend_schema_view(
     list=extend_schema(
-        summary="消除后跟踪名单（本人管辖范围内、跟踪期未满的已消除风险户）",
-        responses={200: FollowUpSerializer(many=True)},
+        summary="消除后跟踪名单（本人管辖范围内、跟踪期未满、未销户的已消除风险户）",
+        responses={200: FollowUpSerializer(many=True), 403: NO_PEOPLE_DATA},
     ),
-    retrieve=extend_schema(summary="消除后跟踪户详情", responses={200: FollowUpSerializer}),
+    retrieve=extend_schema(
+        summary="消除后跟踪户详情",
+        responses={
+            200: FollowUpSerializer,
+            403: NO_PEOPLE_DATA,
+            404: OpenApiResponse(description="不存在、不在跟踪期内，或不在您的管辖范围内"),
+        },
+    ),
 )
 class FollowUpViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = FollowUpSerializer

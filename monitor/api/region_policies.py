@@ -22,7 +22,8 @@ from monitor.models import RegionPolicy
 WRITE_ERRORS = {
     400: OpenApiResponse(
         description="输入有误（天数 1–60、工作日 1–30、月数 1–60、比例 0–100，留空沿用默认；"
-        "同一区划同一年度只能有一条）：detail 为中文说明，errors 按字段列出原因"
+        "同一区划同一年度只能有一条；预警线索的下发方式和核实时限只能由县级及以上设定）："
+        "detail 为中文说明，errors 按字段列出原因"
     ),
     403: OpenApiResponse(description="角色无权维护本地时限与规则（限县级审定人和系统管理员）"),
     404: OpenApiResponse(
@@ -40,7 +41,10 @@ class RegionPolicySerializer(serializers.ModelSerializer):
     region_name = serializers.CharField(source="region.name", read_only=True)
     year = serializers.IntegerField(help_text="年度")
     clue_auto_dispatch = serializers.BooleanField(
-        required=False, allow_null=True, default=None, help_text="预警线索自动下发到村；null 沿用"
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="预警线索自动下发到村（仅县级及以上区划可设定）；null 沿用",
     )
 
     class Meta:
@@ -57,7 +61,9 @@ class RegionPolicySerializer(serializers.ModelSerializer):
             fields[name] = serializers.IntegerField(
                 required=False,
                 allow_null=True,
-                help_text=str(RegionPolicy._meta.get_field(name).verbose_name) + "；null 沿用",
+                help_text=str(RegionPolicy._meta.get_field(name).verbose_name)
+                + ("（仅县级及以上区划可设定）" if name in regional.COUNTY_RULES else "")
+                + "；null 沿用",
             )
         return fields
 

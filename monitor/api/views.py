@@ -56,22 +56,20 @@ ERRORS = {
 }
 
 
+# A case's own lists (its records, its trail) answer one plain array: neither the case
+# list's filters nor its pagination apply to them (nor, so, to their schema).
+PLAIN_LIST = {"filter_backends": [], "pagination_class": None}
+
+# What a record on a case answers besides its 201: a record in the wrong state of its case
+# is bad input (400), like a bad field; never a 409.
+RECORD_ERRORS = {code: ERRORS[code] for code in (400, 403, 404)}
+
+
 def _evidence_action(
     name, serializer_class, service, related_name, summary, parsers=None, prefetch=()
 ):
     """GET lists a case's records of one kind; POST records one through its service."""
 
-    @extend_schema(
-        methods=["GET"],
-        summary=f"{summary}列表",
-        responses={200: serializer_class(many=True), 404: ERRORS[404]},
-    )
-    @extend_schema(
-        methods=["POST"],
-        summary=f"登记{summary}",
-        request=serializer_class,
-        responses={201: serializer_class, **ERRORS},
-    )
     def handler(self, request, pk=None):
         case = self.get_object()
         if request.method == "GET":
@@ -85,12 +83,27 @@ def _evidence_action(
         return Response(serializer_class(record).data, status=status.HTTP_201_CREATED)
 
     handler.__name__ = name
-    return action(
+    view = action(
         detail=True,
         methods=["get", "post"],
         url_path=name.replace("_", "-"),
         parser_classes=parsers or [SafeJSONParser, MultiPartParser, FormParser],
+        **PLAIN_LIST,
     )(handler)
+    # The schema after action(): action() replaces the function's kwargs, where
+    # extend_schema keeps its schema, so applied before it the schema was lost (and the
+    # endpoint documented as taking and returning a Case).
+    view = extend_schema(
+        methods=["POST"],
+        summary=f"登记{summary}",
+        request=serializer_class,
+        responses={201: serializer_class, **RECORD_ERRORS},
+    )(view)
+    return extend_schema(
+        methods=["GET"],
+        summary=f"{summary}列表",
+        responses={200: serializer_class(many=True), 404: ERRORS[404]},
+    )(view)
 
 
 class NoticeListQuery(serializers.Serializer):
@@ -178,7 +191,7 @@ class CaseViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Rea
         request=TransitionRequestSerializer,
         responses={200: CaseSerializer, **ERRORS},
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], **PLAIN_LIST)
     def transitions(self, request, pk=None):
         case = self.get_object()
         if request.method == "GET":
@@ -231,7 +244,7 @@ class CaseViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Rea
         summary="部门预警信息（在办期间名单再次命中本户，已并入监测档案）",
         responses={200: CaseWarningSerializer(many=True), 404: ERRORS[404]},
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], **PLAIN_LIST)
     def warnings(self, request, pk=None):
         case = self.get_object()
         return Response(CaseWarningSerializer(case_warnings(case), many=True).data)
@@ -245,9 +258,9 @@ class CaseViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Rea
         methods=["POST"],
         summary="登记消除后跟踪走访（村干部；风险已消除且在跟踪期内，否则 400）",
         request=FollowUpVisitSerializer,
-        responses={201: FollowUpVisitSerializer, **ERRORS},
+        responses={201: FollowUpVisitSerializer, **RECORD_ERRORS},
     )
-    @action(detail=True, methods=["get", "post"], url_path="follow-up-visits")
+    @action(detail=True, methods=["get", "post"], url_path="follow-up-visits", **PLAIN_LIST)
     def follow_up_visits(self, request, pk=None):
         case = self.get_object()
         if request.method == "GET":
@@ -304,7 +317,7 @@ class CaseViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Rea
             409: OpenApiResponse(description="该案例已有待乡镇确认的动态调整"),
         },
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], **PLAIN_LIST)
     def adjustments(self, request, pk=None):
         case = self.get_object()
         if request.method == "GET":
@@ -326,7 +339,7 @@ class CaseViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Rea
         ],
         responses={200: NoticeListRowSerializer(many=True), 400: ERRORS[400]},
     )
-    @action(detail=False, methods=["get"], url_path="notice-list")
+    @action(detail=False, methods=["get"], url_path="notice-list", **PLAIN_LIST)
     def notice_list(self, request):
         query = NoticeListQuery(data=request.query_params)
         query.is_valid(raise_exception=True)

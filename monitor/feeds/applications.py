@@ -1,7 +1,8 @@
 """农户自主申报（一键申报）: a farmer's own application from the public phone page.
 
 Four fields — 户主姓名, 手机号, 身份证号, 困难情况 — plus village and risk type. It becomes a
-warning clue that the township must accept within 2 days (settings.MONITOR), or joins the
+warning clue that the township must accept within the village's local time limit
+(self_application_accept_days: RegionPolicy, else 2 days in settings.MONITOR), or joins the
 household's open clue or case. The applicant is told only a reference number: nothing about
 what the registry holds — and, later, with the reference number and the phone number, where
 the application stands (查询办理结果), again with nothing personal in the answer.
@@ -10,7 +11,6 @@ the application stands (查询办理结果), again with nothing personal in the 
 import secrets
 from datetime import date, timedelta
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
@@ -31,6 +31,7 @@ from monitor.choices import (
     Status,
 )
 from monitor.models import Case, Clue, SelfApplication
+from monitor.regional import local_rule
 
 
 def _plain(value) -> str:
@@ -81,6 +82,11 @@ def _validated(name, phone, id_number, difficulty, village_code, risk_code, toda
     return clean
 
 
+def accept_days(village_code: str, today: date | None = None) -> int:
+    """乡镇受理时限 in days for an application from this village: its local rule of the year."""
+    return local_rule(village_code, "self_application_accept_days", today)
+
+
 def _reference(today: date) -> str:
     return f"SQ{today:%Y%m%d}{secrets.randbelow(10**6):06d}"
 
@@ -128,7 +134,7 @@ def _open_clue(household, application, id_hash, today) -> Clue:
         )
     if existing is not None:
         return existing
-    due = today + timedelta(days=settings.MONITOR["SELF_APPLICATION_ACCEPT_DAYS"])
+    due = today + timedelta(days=accept_days(application.village_id, today))
     try:
         with transaction.atomic():
             return Clue.objects.create(

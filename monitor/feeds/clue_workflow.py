@@ -74,14 +74,28 @@ def _start_village_clock(clue: Clue, today: date, ctx: dict) -> None:
 def _on_dispatched(clue: Clue, today: date, ctx: dict) -> None:
     _start_village_clock(clue, today, ctx)
     who = clue.household.number if clue.household_id else "农户自主申报"
+    due = f"请于 {clue.due_on:%Y年%m月%d日} 前入户核实"
+    if clue.relapse_of_id:
+        # 返贫风险: the village hears of it now that it can act (the key is the one the
+        # automatic and the whole-round dispatch use: one announcement per clue).
+        key, defaults = (
+            f"relapse:{clue.pk}",
+            {
+                "kind": NotificationKind.RELAPSE_RISK,
+                "case_id": clue.relapse_of_id,
+                "message": f"返贫风险：县级已下发预警线索 {who}（消除后跟踪期内的农户），{due}",
+            },
+        )
+    else:
+        key, defaults = (
+            f"clue-dispatch:{clue.pk}",
+            {
+                "kind": NotificationKind.CLUES_DISPATCHED,
+                "message": f"县级已下发预警线索 {who}，{due}",
+            },
+        )
     Notification.objects.get_or_create(
-        key=f"clue-dispatch:{clue.pk}",
-        defaults={
-            "region_id": clue.village_id,
-            "role": Role.VILLAGE_CADRE,
-            "kind": NotificationKind.CLUES_DISPATCHED,
-            "message": f"县级已下发预警线索 {who}，请于 {clue.due_on:%Y年%m月%d日} 前入户核实",
-        },
+        key=key, defaults={"region_id": clue.village_id, "role": Role.VILLAGE_CADRE, **defaults}
     )
     if clue.source_batch_id is None:
         return

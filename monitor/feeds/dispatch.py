@@ -29,7 +29,7 @@ from monitor.choices import ClueStatus, NotificationKind
 from monitor.deadlines import add_workdays
 from monitor.engine import WorkflowError
 from monitor.models import DispatchRound, Notification, RegionPolicy
-from monitor.regional import DEFAULTS, region_chain
+from monitor.regional import COUNTY_RULES, DEFAULTS, field_chain, region_chain
 
 
 def sql_now():
@@ -40,7 +40,7 @@ def sql_now():
 
 COUNTY_DIGITS = PREFIX_LENGTH[RegionLevel.COUNTY]
 TOWNSHIP_DIGITS = PREFIX_LENGTH[RegionLevel.TOWNSHIP]
-CLUE_RULES = ("clue_auto_dispatch", "clue_verification_workdays")
+CLUE_RULES = COUNTY_RULES
 
 
 # --- local rules, many regions at once ----------------------------------------------------
@@ -61,7 +61,7 @@ def local_values(codes: Iterable[str], year: int, fields=CLUE_RULES) -> dict[str
             value = next(
                 (
                     getattr(policies[link], field)
-                    for link in chain
+                    for link in field_chain(chain, field)
                     if link in policies and getattr(policies[link], field) is not None
                 ),
                 None,
@@ -117,6 +117,18 @@ def county_clue_rules(year: int) -> CountyRules:
 # --- the whole round ----------------------------------------------------------------------
 
 _PENDING = "FROM monitor_clue WHERE source_batch_id = %s AND village_id LIKE %s AND status = %s"
+
+# 返贫风险: the village of each clue of the round whose household is in its follow-up period,
+# told as the clue reaches it (the county was told how many at the list's arrival). Same key
+# as the automatic dispatch's, so a clue is announced once whichever way it goes down.
+_TELL_RELAPSES = f"""
+    INSERT INTO monitor_notification (region_id, role, case_id, kind, message, "key", created_at)
+    SELECT cl.village_id, %s, cl.relapse_of_id, %s, %s || h.number || %s,
+        %s || CAST(cl.id AS varchar), %s
+    FROM monitor_clue cl JOIN households_household h ON h.id = cl.household_id
+    WHERE cl.id IN (SELECT id {_PENDING}) AND cl.relapse_of_id IS NOT NULL
+    ON CONFLICT ("key") DO NOTHING
+"""  # noqa: S608 - constant SQL; every value is a bound parameter
 
 
 def _lock_pending(cursor, params) -> int:
@@ -183,6 +195,18 @@ def round_dispatch(*, round_id: int, by, today: date | None = None) -> DispatchR
                 by.pk,
                 by.role,
                 by.region_id or "",
+                sql_now(),
+                *pending,
+            ],
+        )
+        cursor.execute(
+            _TELL_RELAPSES,
+            [
+                Role.VILLAGE_CADRE.value,
+                NotificationKind.RELAPSE_RISK.value,
+                "返贫风险：消除后跟踪期内的农户 ",
+                f" 出现在{round_source(locked)}预警名单中，县级已下发预警线索，请及时入户核实",
+                "relapse:",
                 sql_now(),
                 *pending,
             ],

@@ -3,8 +3,9 @@
 1. Stage: the rows are normalised one by one (a generator, so a million-row list is never
    all in memory) into a temporary staging table — one COPY on PostgreSQL, batched inserts
    on SQLite. Only the keyed hash of an ID number is staged, never the number.
-2. Find: one statement joins the staged rows to the members by ID hash and marks duplicates
-   within the list, into a narrow temporary table (row, household, first row of its group).
+2. Find: one statement joins the staged rows to the members by ID hash — members still in
+   the register (在册) of households not closed (销户) only — and marks duplicates within the
+   list, into a narrow temporary table (row, household, first row of its group).
 3. Match, in two statements over the whole batch: one INSERT … SELECT raises a clue for each
    household found that has neither an open case nor an open clue; one INSERT … SELECT
    writes every row with its outcome — invalid, duplicate in the batch, not in the registry,
@@ -17,9 +18,12 @@
    返贫风险 with the cleared case (a join on the few cases in follow-up).
 4. Tell, from the new clues only (an index range above the highest clue id before the
    insert): one INSERT … SELECT writes the batch's rounds (下发批次) per county, then the
-   notifications — the county approver of each round waiting for dispatch, the villages of
-   clues dispatched automatically, the village of each 返贫风险 clue, and the village of each
-   monitored household the list hit (evidence attached to its case).
+   notifications — the county approver of each round waiting for dispatch (with how many
+   of its clues are 返贫风险), the villages of clues dispatched automatically, the village
+   of each 返贫风险 clue dispatched automatically (a clue waiting for the county is
+   announced to its village when the county sends it down), and the village of each
+   monitored household the list hit (evidence attached to its case). Clues dispatched
+   automatically get their audit row (ClueTransition, by the system) in one statement.
 
 The whole batch is one transaction: a worker killed half-way leaves nothing behind, and the
 batch, still marked received, is redone whole by the retry or the sweep. The SQL runs
@@ -37,6 +41,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from accounts.choices import Role
+from households.choices import LifeStatus
 from monitor.choices import (
     CLOSED_STATUSES,
     BatchStatus,
@@ -94,14 +99,22 @@ def _stage_rows(rows) -> None:
 
 # Each row's household — through the member's ID hash (department lists) or given directly
 # (screening rows carry their household) — and the first row of its group of duplicates.
+# Only a member still in the register (在册) of a household not closed (销户) is found: a list
+# naming someone who died or moved away raises nothing. Such a row is "not found", and `gone`
+# says why for its receipt (1: the member is gone, 2: the household is closed; else NULL).
 # Narrow on purpose: the row's own columns stay in the stage and are read once, at the end.
 _FOUND = f"""
-    SELECT s.row_number, COALESCE(s.household_id, m.household_id) AS found_household,
+    SELECT s.row_number,
+        COALESCE(s.household_id, CASE WHEN m.life_status = %s AND h.id IS NULL
+                                      THEN m.household_id END) AS found_household,
+        CASE WHEN m.life_status <> %s THEN 1 WHEN h.id IS NOT NULL THEN 2 END AS gone,
         MIN(s.row_number) OVER (PARTITION BY s.id_number_hash COLLATE {{binary}},
                                 s.indicator COLLATE {{binary}}, s.household_id) AS first_row
     FROM {STAGE} s
     LEFT JOIN households_member m
         ON s.household_id IS NULL AND s.outcome = %s AND m.id_number_hash = s.id_number_hash
+    -- Only the closed households: a handful, hashed once, not a join on every household.
+    LEFT JOIN households_household h ON h.id = m.household_id AND h.closed_on IS NOT NULL
     WHERE s.outcome = %s
 """  # noqa: S608 - constant SQL; every value is a bound parameter
 
@@ -136,8 +149,8 @@ _ROWS = f"""
              WHEN c.id IS NOT NULL THEN %s
              WHEN cl.source_batch_id = %s THEN %s
              ELSE %s END,
-        CASE WHEN f.row_number > f.first_row
-             THEN '与第 ' || f.first_row || ' 行重复' ELSE s.reason END,
+        CASE WHEN f.row_number > f.first_row THEN '与第 ' || f.first_row || ' 行重复'
+             WHEN f.gone = 1 THEN %s WHEN f.gone = 2 THEN %s ELSE s.reason END,
         CASE WHEN f.row_number = f.first_row THEN f.found_household END,
         CASE WHEN f.row_number = f.first_row AND c.id IS NULL THEN cl.id END,
         CASE WHEN f.row_number = f.first_row THEN c.id END
@@ -153,6 +166,10 @@ _ROWS = f"""
 """  # noqa: S608 - constant SQL; every value is a bound parameter
 
 
+# The receipt's reason for a row naming someone no longer to be matched.
+GONE_MEMBER = "该成员已登记为死亡或户籍迁出，不在册"
+CLOSED_HOUSEHOLD = "该户已销户"
+
 _MATERIALISE = "CREATE TEMP TABLE feed_found AS " + _FOUND
 
 
@@ -164,7 +181,10 @@ def _find_households() -> None:
         # Grouping needs equality only: bytewise order sorts a million hashes several times
         # faster than the database's locale.
         binary = '"C"' if connection.vendor == "postgresql" else "BINARY"
-        cursor.execute(_MATERIALISE.format(binary=binary), [pending, pending])
+        in_register = LifeStatus.IN_REGISTER.value
+        cursor.execute(
+            _MATERIALISE.format(binary=binary), [in_register, in_register, pending, pending]
+        )
         if connection.vendor == "postgresql":
             # Without statistics the planner takes the temp table for one row and walks the
             # households index a hundred thousand times.
@@ -253,6 +273,8 @@ def match_staged(
                 batch_id,
                 RowOutcome.NEW_CLUE.value,
                 RowOutcome.MERGED.value,
+                GONE_MEMBER,
+                CLOSED_HOUSEHOLD,
                 *closed,
             ],
         )
@@ -283,12 +305,18 @@ _ROUNDS = """
     GROUP BY substr(n.village_id, 1, 6)
 """
 
-# The county approver of each round that waits for the county's dispatch.
+# The county approver of each round that waits for the county's dispatch, with how many of
+# its clues are 返贫风险 (their villages are told when the county sends them down).
 _TELL_COUNTIES = """
     INSERT INTO monitor_notification (region_id, role, case_id, kind, message, "key", created_at)
-    SELECT r.county_id, %s, NULL, %s, %s || CAST(r.clue_count AS varchar) || %s,
+    SELECT r.county_id, %s, NULL, %s, %s || CAST(r.clue_count AS varchar) || %s
+        || CASE WHEN x.relapses > 0 THEN %s || CAST(x.relapses AS varchar) || %s ELSE '' END,
         %s || CAST(r.id AS varchar), %s
-    FROM monitor_dispatchround r WHERE r.batch_id = %s AND r.dispatched_at IS NULL
+    FROM monitor_dispatchround r
+    JOIN (SELECT substr(village_id, 1, 6) AS county, SUM(relapses) AS relapses
+          FROM feed_new GROUP BY substr(village_id, 1, 6)) x
+        ON x.county = substr(r.county_id, 1, 6)
+    WHERE r.batch_id = %s AND r.dispatched_at IS NULL
     ON CONFLICT ("key") DO NOTHING
 """
 
@@ -301,13 +329,16 @@ _TELL_VILLAGES = """
     ON CONFLICT ("key") DO NOTHING
 """
 
-# 返贫风险: the village of each new clue of a household in its follow-up period.
+# 返贫风险: the village of each new clue of a household in its follow-up period that went
+# straight down (automatic dispatch). A clue waiting for the county is not the village's to
+# act on yet: its village is told when the county dispatches it (monitor/feeds/dispatch.py).
 _TELL_RELAPSES = """
     INSERT INTO monitor_notification (region_id, role, case_id, kind, message, "key", created_at)
     SELECT cl.village_id, %s, cl.relapse_of_id, %s, %s || h.number || %s,
         %s || CAST(cl.id AS varchar), %s
     FROM monitor_clue cl JOIN households_household h ON h.id = cl.household_id
     WHERE cl.id > %s AND cl.source_batch_id = %s AND cl.relapse_of_id IS NOT NULL
+      AND cl.status = %s
     ON CONFLICT ("key") DO NOTHING
 """
 
@@ -322,6 +353,40 @@ _TELL_HITS = """
     GROUP BY r.case_id, h.village_id, h.number
     ON CONFLICT ("key") DO NOTHING
 """
+
+
+# The audit row of each clue that went straight down (a county whose rule is automatic
+# dispatch): taken by the system, not by a person — no actor.
+_AUTO_TRAIL = """
+    INSERT INTO monitor_cluetransition (clue_id, action, from_status, to_status, actor_id,
+        actor_role, actor_region, at, comment)
+    SELECT id, %s, %s, %s, NULL, %s, '', %s, %s FROM monitor_clue
+    WHERE id > %s AND source_batch_id = %s AND status = %s
+"""
+AUTO_ROLE = "system"
+AUTO_COMMENT = "按本县规则自动下发"
+
+
+def record_auto_dispatch(batch: WarningBatch, rules: CountyRules, last_clue: int) -> None:
+    """One statement: a dispatch row (待县级下发 → 待村级核实) for every new clue of the batch
+    that its county's rule sent straight to the village."""
+    if not (batch.rows_new_clue and rules.any_auto()):
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _AUTO_TRAIL,
+            [
+                "dispatch",
+                ClueStatus.PENDING_DISPATCH.value,
+                ClueStatus.VERIFYING.value,
+                AUTO_ROLE,
+                sql_now(),
+                AUTO_COMMENT,
+                last_clue,
+                batch.pk,
+                ClueStatus.VERIFYING.value,
+            ],
+        )
 
 
 def raise_rounds_and_tell(batch: WarningBatch, rules: CountyRules, last_clue: int) -> None:
@@ -350,6 +415,8 @@ def raise_rounds_and_tell(batch: WarningBatch, rules: CountyRules, last_clue: in
                     NotificationKind.CLUES_ARRIVED.value,
                     f"{source}名单：",
                     " 条预警线索待下发",
+                    "（其中返贫风险 ",
+                    " 条：消除后跟踪期内的农户）",
                     "round:",
                     now,
                     batch.pk,
@@ -371,7 +438,8 @@ def raise_rounds_and_tell(batch: WarningBatch, rules: CountyRules, last_clue: in
                     ],
                 )
             cursor.execute("SELECT COALESCE(SUM(relapses), 0) FROM feed_new")
-            if cursor.fetchone()[0]:
+            # Only clues sent straight down: the others' villages hear at the dispatch.
+            if cursor.fetchone()[0] and rules.any_auto():
                 cursor.execute(
                     _TELL_RELAPSES,
                     [
@@ -383,6 +451,7 @@ def raise_rounds_and_tell(batch: WarningBatch, rules: CountyRules, last_clue: in
                         now,
                         last_clue,
                         batch.pk,
+                        ClueStatus.VERIFYING.value,
                     ],
                 )
             cursor.execute("DROP TABLE feed_new")
@@ -471,6 +540,7 @@ def _work(batch: WarningBatch, today: date) -> None:
     last_clue = _last_clue_id()
     match_staged(batch.pk, today, channel, rules)
     _count(batch)
+    record_auto_dispatch(batch, rules, last_clue)
     raise_rounds_and_tell(batch, rules, last_clue)
 
 

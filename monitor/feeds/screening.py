@@ -30,8 +30,10 @@ _INSERT = """INSERT INTO {stage} (row_number, name, id_number_hash, id_number_ma
         hits.amount, %s, %s, %s, '', hits.household_id
     FROM ({select}) hits"""
 
+# Every rule skips closed households (销户: nobody left to help) and reads members still in
+# the register (在册) only.
 _LATEST = """households_incomerecord r JOIN households_household h ON h.id = r.household_id
-    WHERE h.village_id LIKE %s AND r.year = %s AND r.period_end = (
+    WHERE h.village_id LIKE %s AND h.closed_on IS NULL AND r.year = %s AND r.period_end = (
         SELECT MAX(r2.period_end) FROM households_incomerecord r2
         WHERE r2.household_id = r.household_id)"""
 
@@ -49,19 +51,22 @@ RULES = {
     "housing": (
         "住房不安全",
         "SELECT h.id AS household_id, CAST(NULL AS NUMERIC) AS amount "
-        "FROM households_household h WHERE h.village_id LIKE %s AND h.housing_safe = %s",
+        "FROM households_household h WHERE h.village_id LIKE %s AND h.housing_safe = %s "
+        "AND h.closed_on IS NULL",
     ),
     "water": (
         "饮水不安全",
         "SELECT h.id AS household_id, CAST(NULL AS NUMERIC) AS amount "
-        "FROM households_household h WHERE h.village_id LIKE %s AND h.water_safe = %s",
+        "FROM households_household h WHERE h.village_id LIKE %s AND h.water_safe = %s "
+        "AND h.closed_on IS NULL",
     ),
     "dropout": (
         "义务教育阶段失学辍学",
         "SELECT DISTINCT m.household_id, CAST(NULL AS NUMERIC) AS amount FROM households_member m "
         "JOIN households_household h ON h.id = m.household_id "
         # Only members in the register: one who died or moved out is not out of school.
-        "WHERE h.village_id LIKE %s AND m.schooling = %s AND m.life_status = 'in_register'",
+        "WHERE h.village_id LIKE %s AND m.schooling = %s AND m.life_status = 'in_register' "
+        "AND h.closed_on IS NULL",
     ),
     # 2026: civil-affairs low-income households (低保, 特困, 低保边缘, 刚性支出困难) not in
     # monitoring are checked by the village (the indicator names the category).

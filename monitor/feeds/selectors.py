@@ -27,7 +27,7 @@ from accounts import policy
 from accounts.scope import region_prefix_of
 from households.choices import PREFIX_LENGTH, RegionLevel, Relation
 from households.models import Household, Member
-from monitor.choices import ClueOutcome, ClueStatus, RowOutcome
+from monitor.choices import MONITORED_STATUSES, ClueOutcome, ClueStatus, RowOutcome, Status
 from monitor.models import Clue, DispatchRound, SelfApplication, WarningBatch, WarningRow
 
 HIDDEN = "—"
@@ -142,14 +142,22 @@ def batches_for(user):
 
 
 def with_findings(rows):
-    """Each list row with the village's finding once it exists (`finding`, a ClueOutcome
-    code, "" while open): a row attached to an open case is 已是监测对象; a row that raised or
-    joined a clue takes the clue's outcome once the village fed it back. One join."""
+    """Each list row with the finding once it exists (`finding`, a ClueOutcome code, "" while
+    open). A row attached to a case is 已是监测对象 once that case is decided for monitoring
+    (in monitoring or its clearance now, or identified and since cleared or closed), 不符合条件
+    once it was rejected (不予纳入), and empty while the household is still being identified
+    or the case was withdrawn; a row that raised or joined a clue takes the clue's outcome once
+    the village fed it back. One join each on the row's case and clue."""
+    attached = Q(outcome=RowOutcome.ATTACHED_TO_CASE)
+    monitored = Q(case__status__in=MONITORED_STATUSES) | Q(case__identified_on__isnull=False)
     return rows.annotate(
         finding=Case(
+            When(attached & monitored, then=Value(ClueOutcome.ALREADY_MONITORED.value)),
             When(
-                outcome=RowOutcome.ATTACHED_TO_CASE, then=Value(ClueOutcome.ALREADY_MONITORED.value)
+                attached & Q(case__status=Status.REJECTED),
+                then=Value(ClueOutcome.NOT_ELIGIBLE.value),
             ),
+            When(attached, then=Value("")),
             When(clue__status=ClueStatus.CLOSED, then=F("clue__outcome")),
             default=Value(""),
         )

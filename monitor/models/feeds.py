@@ -236,9 +236,12 @@ class ClueTransition(models.Model):
     action = models.CharField("操作", max_length=40)
     from_status = models.CharField("原状态", max_length=24, choices=ClueStatus.choices)
     to_status = models.CharField("新状态", max_length=24, choices=ClueStatus.choices)
+    # Empty for a step the system took: a county's automatic dispatch (actor_role "system").
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name="操作人",
+        null=True,
+        blank=True,
         on_delete=models.PROTECT,
         related_name="+",
     )

@@ -143,6 +143,12 @@ class VerifyForm(forms.Form):
         required=False,
         help_text="已按预警类型和申报内容预选，可修改",
     )
+    main_risk = forms.ChoiceField(
+        label="主要风险",
+        choices=[("", "（默认：所选风险类型的第一项）"), *RISK_TYPES],
+        required=False,
+        help_text="须是所选风险类型之一",
+    )
     household = HouseholdChoice(
         label="已登记的农户",
         queryset=None,
@@ -167,6 +173,14 @@ class VerifyForm(forms.Form):
         if len(codes) > MAX_RISK_TYPES:
             raise forms.ValidationError(f"风险类型最多选择 {MAX_RISK_TYPES} 项")
         return codes
+
+    def clean(self):
+        data = super().clean()
+        main, codes = data.get("main_risk"), data.get("risk_codes")
+        # Against the codes ticked here; against the suggested ones, the service checks it.
+        if main and codes and main not in codes:
+            self.add_error("main_risk", "主要风险须是所选的风险类型之一")
+        return data
 
 
 class RevealForm(forms.Form):
@@ -343,6 +357,7 @@ def clue_verify_page(request, pk: int):
             category=data["category"] or None,
             risk_codes=data["risk_codes"] or None,
             household=data.get("household"),
+            main_risk=data["main_risk"] or None,
         )
         if verified is not None:
             if verified.outcome == ClueOutcome.IDENTIFY:

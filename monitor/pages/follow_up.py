@@ -45,12 +45,14 @@ def follow_up_context(case, user, bound: dict) -> dict:
     form = bound.get("follow_up_visit")
     if form is None and policy.allows(user, FOLLOW_UP_VISIT, case):
         form = FollowUpVisitForm(prefix="follow_up", initial={"visited_on": today})
+    # A closed household's follow-up has ended, whatever day its case keeps.
+    running = case.follow_up_until >= today and case.household.closed_on is None
     return {
         "follow_up": {
             "until": case.follow_up_until,
-            "running": case.follow_up_until >= today,
+            "running": running,
             "visits": visits,
-            "next_due": next_due(case, today) if case.follow_up_until >= today else None,
+            "next_due": next_due(case, today) if running else None,
             "form": form,
         }
     }

@@ -29,6 +29,9 @@ from monitor.pages.administration import (
 # Counties set their own clocks; a province or city sets them for all below, a township
 # for itself.
 POLICY_LEVELS = (RegionLevel.PROVINCE, RegionLevel.CITY, RegionLevel.COUNTY, RegionLevel.TOWNSHIP)
+# The clue rules are the county's (monitor.regional.COUNTY_RULES): said beside the fields, and
+# a township's value is refused on the field by the service.
+COUNTY_ONLY = "；仅县级及以上设定，乡镇不设"
 DISPATCH_CHOICES = [("", "沿用上级或系统默认"), ("True", "自动下发到村"), ("False", "由县级下发")]
 
 
@@ -54,7 +57,8 @@ class RegionPolicyForm(forms.Form):
             self.fields[name] = forms.IntegerField(
                 label=f"{label}（{unit}）",
                 required=False,
-                help_text=f"{low}–{high}；留空沿用上级区划或系统默认（{default}）",
+                help_text=f"{low}–{high}；留空沿用上级区划或系统默认（{default}）"
+                + (COUNTY_ONLY if name in regional.COUNTY_RULES else ""),
                 widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
                 error_messages={"invalid": "请填写整数"},
             )
@@ -65,6 +69,7 @@ class RegionPolicyForm(forms.Form):
                 coerce=_flag,
                 empty_value=None,
                 required=False,
+                help_text=COUNTY_ONLY.removeprefix("；"),
             )
         self.order_fields(["region", "year", *regional.POLICY_FIELDS, "source"])
 

@@ -366,3 +366,32 @@ def test_a_natural_clearance_after_a_death_end_to_end(api, lines):
     ]
     # Not the household's end: the spouse is still in the register.
     assert Household.objects.get(pk=household.pk).closed_on is None
+
+
+def _locks(monkeypatch) -> list[str]:
+    """The models whose rows are locked (select_for_update), in the order asked: SQLite
+    ignores the locks, so the order is read where they are asked for."""
+    from django.db.models.query import QuerySet
+
+    asked: list[str] = []
+    original = QuerySet.select_for_update
+
+    def recording(self, *args, **kwargs):
+        asked.append(self.model._meta.label)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(QuerySet, "select_for_update", recording)
+    return asked
+
+
+def test_the_case_is_locked_before_the_household(users, head, child, monitoring_case, monkeypatch):
+    """The county's approvals lock the case, then write the household: the member status
+    takes the same order, or the two could deadlock on PostgreSQL."""
+    asked = _locks(monkeypatch)
+    _record(child, users["cadre_a"])
+    first = list(asked)
+    asked.clear()
+    _record(head, users["cadre_a"])  # the last one: the household closes, the case ends
+    assert Case.objects.get(pk=monitoring_case.pk).status == Status.TERMINATED
+    for locks in (first, asked):
+        assert locks[:2] == ["monitor.Case", "households.Household"], locks

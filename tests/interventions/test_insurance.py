@@ -68,6 +68,44 @@ def _policy(users, *, by="approver", region=COUNTY, coverage=InsuranceCoverage.A
 # --- policies --------------------------------------------------------------------------------
 
 
+def test_a_region_change_counts_enrolments_under_the_policys_lock(users, regions, monkeypatch):
+    """Enrolment locks the policy; the region change must lock it before it counts the
+    enrolments, or an enrolment could slip in between the count and the change."""
+    from django.db import connection
+    from django.db.models.query import QuerySet
+
+    policy = _policy(users, by="admin")
+    events: list[str] = []
+    original = QuerySet.select_for_update
+
+    def recording(self, *args, **kwargs):
+        events.append(f"lock {self.model._meta.label}")
+        return original(self, *args, **kwargs)
+
+    def statements(execute, sql, params, many, context):
+        events.append(sql)
+        return execute(sql, params, many, context)
+
+    monkeypatch.setattr(QuerySet, "select_for_update", recording)
+    with connection.execute_wrapper(statements):
+        _policy(users, by="admin", region=OTHER_COUNTY, insurance_policy=policy)
+    counted = next(i for i, e in enumerate(events) if "interventions_insuranceenrolment" in e)
+    assert "lock interventions.InsurancePolicy" in events[:counted], events
+
+
+def test_enrolment_reads_the_policys_region_under_its_lock(users, homes):
+    """An enrolment holding a policy read before its region changed enrols as of the region
+    it has now (read again under the lock), not the one it was read with."""
+    stale = _policy(users)
+    _policy(users, by="admin", region=OTHER_COUNTY, insurance_policy=stale)
+    with pytest.raises(PolicyDenied):
+        insurance_enrol(policy=stale, by=users["approver"])
+    with pytest.raises(ValidationError) as caught:
+        insurance_enrol(policy=stale, by=users["cadre_a"], household=homes["lifted_a"])
+    assert "不在此防贫保险的投保区划内" in str(caught.value)
+    assert not InsuranceEnrolment.objects.exists()
+
+
 def test_the_county_keeps_its_own_policies_the_administrator_any(users, regions):
     policy = _policy(users, premium_per_person=Decimal("50"), note="县财政统一投保")
     assert (policy.region_id, policy.trigger_line, policy.premium_per_person) == (

@@ -312,3 +312,71 @@ def test_deadlines_and_measures_stay_with_the_case(api, case):
             format="json",
         )
     assert measure.status_code == 201, measure.content
+
+
+# --- a proposal is not left behind by a case leaving monitoring ----------------------------
+
+
+def test_a_clearance_is_not_proposed_over_a_pending_adjustment(api, case, client, users):
+    assert _propose(api, case).status_code == 201
+    with _at():
+        refused = api("cadre_a").post(
+            f"/api/cases/{case.pk}/transitions/",
+            {"action": "propose_clearance", "clearance_kind": "assisted"},
+            format="json",
+        )
+    assert refused.status_code == 400
+    assert "有待乡镇确认的动态调整，请先由乡镇确认或退回" in refused.json()["unmet"]
+    assert Case.objects.get(pk=case.pk).status == Status.MONITORING
+    # The clearance checklist the cadre reads says so too.
+    with _at():
+        client.force_login(users["cadre_a"])
+        page = client.get(f"/cases/{case.pk}/clearance/").content.decode()
+    assert "有待乡镇确认的动态调整，请先由乡镇确认或退回" in page
+    # Decided, the condition is met (the others are the clearance rules' own tests).
+    assert _decide(api, case, "adjustment_reject", comment="不需调整").status_code == 200
+    with _at():
+        again = api("cadre_a").post(
+            f"/api/cases/{case.pk}/transitions/",
+            {"action": "propose_clearance", "clearance_kind": "assisted"},
+            format="json",
+        )
+    assert "有待乡镇确认的动态调整，请先由乡镇确认或退回" not in again.json().get("unmet", [])
+
+
+def test_closing_the_household_rejects_a_pending_adjustment(api, case, users):
+    from households.life import member_life_status_record
+
+    assert _propose(api, case).status_code == 201
+    for member in case.household.members.all():
+        member_life_status_record(
+            member=member,
+            by=users["reviewer_1"],
+            status="deceased",
+            on=TODAY - timedelta(days=1),
+            evidence="死亡证明",
+            today=TODAY,
+        )
+    assert Case.objects.get(pk=case.pk).status == Status.TERMINATED
+    adjustment = CaseAdjustment.objects.get(case=case)
+    assert adjustment.status == "rejected"
+    assert adjustment.decided_by == users["reviewer_1"]
+    assert adjustment.decided_at is not None
+    assert adjustment.decision_note == "销户终止：全部成员死亡或户籍迁出，已销户"
+    assert not CaseAdjustment.objects.filter(status="proposed").exists()
+
+
+def test_the_townships_queue_holds_only_cases_in_monitoring(api, case, users, client):
+    from monitor.adjustments import pending_adjustments_for
+
+    assert _propose(api, case).status_code == 201
+    assert [row["adjustment"].case_id for row in pending_adjustments_for(users["reviewer_1"])] == [
+        case.pk
+    ]
+    # A proposal left on a case that moved on (before proposals were decided with it).
+    Case.objects.filter(pk=case.pk).update(status=Status.CLEARANCE_PROPOSED)
+    assert pending_adjustments_for(users["reviewer_1"]) == []
+    client.force_login(users["reviewer_1"])
+    with _at():
+        page = client.get("/review/").content.decode()
+    assert f"/cases/{case.pk}/#adjustment" not in page

@@ -299,6 +299,7 @@ def test_the_natural_checklist_is_the_procedure_and_its_evidence_not_the_aid(dec
         "notice_ended",
         "notice_objections",
         "notice_order",
+        "adjustment_pending",  # the proposal's own: no 动态调整 left waiting
     }
     assert all(check.met for check in before.values())
     assisted = clearance_problems(deceased_case, TODAY, ClearanceKind.ASSISTED)

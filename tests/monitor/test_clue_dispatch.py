@@ -480,13 +480,23 @@ def _cleared(household, follow_up_until):
 def test_a_hit_in_the_follow_up_period_raises_a_relapse_risk_clue(department, homes, users, api):
     watched = _cleared(homes["a"][0], TODAY + timedelta(days=200))
     _cleared(homes["b"][0], TODAY - timedelta(days=1))  # follow-up over yesterday
-    _push(department, "relapse", _rows(homes, keys=("a", "b")))
+    batch = _push(department, "relapse", _rows(homes, keys=("a", "b")))
     clue_a = Clue.objects.get(household=homes["a"][0])
     clue_b = Clue.objects.get(household=homes["b"][0])
     assert (clue_a.relapse_of_id, clue_b.relapse_of_id) == (watched.pk, None)
+    # The county dispatches by hand: it hears how many are 返贫风险; the village, which
+    # cannot act on the clue yet, hears nothing until the county sends it down.
+    arrived = Notification.objects.get(kind=NotificationKind.CLUES_ARRIVED)
+    assert (
+        arrived.message
+        == "县医保局名单：2 条预警线索待下发（其中返贫风险 1 条：消除后跟踪期内的农户）"
+    )
+    assert not Notification.objects.filter(kind=NotificationKind.RELAPSE_RISK).exists()
+    round_dispatch(round_id=_round(batch).pk, by=users["approver"])
     risk = Notification.objects.get(kind=NotificationKind.RELAPSE_RISK)
     assert (risk.region_id, risk.role, risk.case_id) == (VILLAGE_A, Role.VILLAGE_CADRE, watched.pk)
-    assert homes["a"][0].number in risk.message
+    assert homes["a"][0].number in risk.message and "县级已下发" in risk.message
+    assert risk.message.startswith("返贫风险")
     body = api("cadre_a").get(f"/api/clues/{clue_a.pk}/").json()
     assert (body["relapse_of"], body["relapse_risk"]) == (watched.pk, "返贫风险")
     assert api("cadre_b").get(f"/api/clues/{clue_b.pk}/").json()["relapse_risk"] == ""
@@ -494,6 +504,37 @@ def test_a_hit_in_the_follow_up_period_raises_a_relapse_risk_clue(department, ho
     page.force_login(users["cadre_a"])
     text = page.get(f"/clues/{clue_a.pk}/").content.decode()
     assert "返贫风险" in text and f'href="/cases/{watched.pk}/"' in text
+
+
+def test_a_relapse_clue_sent_down_on_its_own_tells_its_village_then(department, homes, users):
+    watched = _cleared(homes["a"][0], TODAY + timedelta(days=200))
+    _push(department, "relapse-one", _rows(homes, keys=("a", "b")))
+    arrived = Notification.objects.get(kind=NotificationKind.CLUES_ARRIVED)
+    assert "返贫风险 1 条" in arrived.message
+    clue_a = Clue.objects.get(household=homes["a"][0])
+    assert not Notification.objects.filter(region_id=VILLAGE_A).exists()
+    clue_dispatch(clue_id=clue_a.pk, by=users["approver"])
+    told = Notification.objects.get(region_id=VILLAGE_A)
+    assert (told.kind, told.case_id, told.key) == (
+        NotificationKind.RELAPSE_RISK,
+        watched.pk,
+        f"relapse:{clue_a.pk}",
+    )
+    assert told.message.startswith("返贫风险") and homes["a"][0].number in told.message
+    # A plain clue sent down on its own: the plain message.
+    clue_b = Clue.objects.get(household=homes["b"][0])
+    clue_dispatch(clue_id=clue_b.pk, by=users["approver"])
+    plain = Notification.objects.get(region_id=VILLAGE_B)
+    assert plain.kind == NotificationKind.CLUES_DISPATCHED and "返贫风险" not in plain.message
+
+
+def test_a_relapse_clue_sent_straight_down_tells_its_village_at_once(department, homes):
+    RegionPolicy.objects.create(region_id=COUNTY, year=TODAY.year, clue_auto_dispatch=True)
+    watched = _cleared(homes["a"][0], TODAY + timedelta(days=200))
+    _push(department, "relapse-auto", _rows(homes, keys=("a", "b")))
+    risk = Notification.objects.get(kind=NotificationKind.RELAPSE_RISK)
+    assert (risk.region_id, risk.case_id) == (VILLAGE_A, watched.pk)
+    assert not Notification.objects.filter(kind=NotificationKind.CLUES_ARRIVED).exists()
 
 
 # --- pages --------------------------------------------------------------------------------
@@ -595,3 +636,149 @@ def test_the_countys_home_lists_the_rounds_waiting_to_be_sent_down(listed, users
         other = Client()
         other.force_login(users[name])
         assert "待下发的预警线索批次" not in other.get("/").content.decode()
+
+
+# --- review fixes ---------------------------------------------------------------------------
+
+
+def test_a_list_naming_someone_gone_or_a_closed_household_raises_nothing(department, homes):
+    from households.models import Household, Member
+
+    gone_head = Member.objects.get(household=homes["a"][0])
+    Member.objects.filter(pk=gone_head.pk).update(life_status="deceased", life_status_on=TODAY)
+    # A household with a member still in the register: the one who moved away is not found,
+    # the one still there is.
+    spouse = make_id_number(sequence=711, male=False)
+    MemberFactory(household=homes["b"][0], name="李妻", relation="spouse", id_number=spouse)
+    Member.objects.filter(household=homes["b"][0], relation="head").update(life_status="moved_out")
+    Household.objects.filter(pk=homes["c"][0].pk).update(closed_on=TODAY)
+    rows = [*_rows(homes, keys=("a", "b", "c")), {"姓名": "李妻", "身份证号": spouse}]
+    batch = _push(department, "gone", rows)
+    outcomes = {
+        row.row_number: (row.outcome, row.reason, row.household_id, row.clue_id)
+        for row in batch.rows.all()
+    }
+    assert outcomes[1] == ("not_found", "该成员已登记为死亡或户籍迁出，不在册", None, None)
+    assert outcomes[2] == ("not_found", "该成员已登记为死亡或户籍迁出，不在册", None, None)
+    assert outcomes[3] == ("not_found", "该户已销户", None, None)
+    assert outcomes[4][0] == "new_clue" and outcomes[4][2] == homes["b"][0].pk
+    assert (batch.rows_not_found, batch.rows_new_clue) == (3, 1)
+    assert list(Clue.objects.values_list("household_id", flat=True)) == [homes["b"][0].pk]
+
+
+def _case(household, status, **fields):
+    return Case.objects.create(
+        household=household,
+        category="marginal",
+        channel="cadre_screening",
+        found_on=TODAY - timedelta(days=10),
+        status=status,
+        **fields,
+    )
+
+
+def test_the_receipt_says_already_monitored_only_once_the_case_is_in_monitoring(
+    department, homes, api
+):
+    identifying = _case(homes["a"][0], Status.REPORTED)
+    monitored = _case(homes["b"][0], Status.CLEARANCE_PROPOSED, identified_on=TODAY)
+    batch = _push(department, "identifying", _rows(homes, keys=("a", "b")))
+    _, raw = ApiToken.issue(user=department.account, name="推送")
+    client = Client(HTTP_AUTHORIZATION=f"Token {raw}")
+
+    def findings():
+        rows = client.get(f"/api/feeds/batches/{batch.pk}/rows/").json()["results"]
+        return {row["case"]: row["finding"]["code"] for row in rows}
+
+    assert findings() == {identifying.pk: "", monitored.pk: "already_monitored"}
+    Case.objects.filter(pk=identifying.pk).update(status=Status.MONITORING, identified_on=TODAY)
+    assert findings()[identifying.pk] == "already_monitored"
+    # Identified, monitored, and since cleared: it was a monitored household.
+    Case.objects.filter(pk=identifying.pk).update(status=Status.CLEARED)
+    assert findings()[identifying.pk] == "already_monitored"
+    # Decided the other way: 不予纳入.
+    Case.objects.filter(pk=identifying.pk).update(status=Status.REJECTED, identified_on=None)
+    assert findings()[identifying.pk] == "not_eligible"
+
+
+def test_automatic_dispatch_leaves_a_system_row_in_each_clues_trail(department, homes, users, api):
+    RegionPolicy.objects.create(region_id=COUNTY, year=TODAY.year, clue_auto_dispatch=True)
+    _push(department, "auto-trail", _rows(homes))
+    auto = ClueTransition.objects.filter(action="dispatch")
+    assert auto.count() == 3  # the other county's clue waits for its county
+    assert {
+        (r.clue.village_id[:6], r.from_status, r.to_status, r.actor_id, r.actor_role, r.comment)
+        for r in auto.select_related("clue")
+    } == {
+        (COUNTY[:6], "pending_dispatch", "verifying", None, "system", "按本县规则自动下发"),
+    }
+    clue = Clue.objects.get(household=homes["a"][0])
+    trail = api("cadre_a").get(f"/api/clues/{clue.pk}/transitions/").json()
+    assert [(t["action"], t["actor"], t["actor_name"]) for t in trail] == [
+        ("dispatch", None, "系统（自动下发）")
+    ]
+    clue_verify(clue_id=clue.pk, by=users["cadre_a"], outcome="unverifiable", note="外出务工")
+    page = Client()
+    page.force_login(users["cadre_a"])
+    text = page.get(f"/clues/{clue.pk}/").content.decode()
+    assert "系统（自动下发）" in text and "按本县规则自动下发" in text
+    schema = api("cadre_a").get("/api/schema/", {"format": "json"}).json()
+    actor = schema["components"]["schemas"]["ClueTransition"]["properties"]["actor"]
+    assert actor.get("nullable") is True
+
+
+def test_clue_rules_of_a_township_or_village_do_not_move_the_countys_clock(
+    department, homes, users
+):
+    # Stored before such values were refused: never read.
+    RegionPolicy.objects.create(
+        region_id=TOWNSHIP_1, year=TODAY.year, clue_verification_workdays=2, clue_auto_dispatch=True
+    )
+    RegionPolicy.objects.create(region_id=VILLAGE_C, year=TODAY.year, clue_verification_workdays=1)
+    RegionPolicy.objects.create(region_id=COUNTY, year=TODAY.year, clue_verification_workdays=4)
+    batch = _push(department, "county-clock", _rows(homes))
+    assert not Clue.objects.filter(status=ClueStatus.VERIFYING).exists()  # by hand
+    clue_c = Clue.objects.get(household=homes["c"][0])
+    clue_dispatch(clue_id=clue_c.pk, by=users["approver"])
+    round_dispatch(round_id=_round(batch).pk, by=users["approver"])
+    due = add_workdays(TODAY, 4)
+    assert set(
+        Clue.objects.filter(village__code__startswith=COUNTY[:6]).values_list("due_on", flat=True)
+    ) == {due}
+
+
+def test_a_round_sent_twice_names_the_local_time_it_was_sent(listed, users):
+    from accounts.policy import PolicyDenied
+
+    ours = _round(listed[0])
+    round_dispatch(round_id=ours.pk, by=users["approver"])
+    ours.refresh_from_db()
+    with pytest.raises(PolicyDenied) as refused:
+        round_dispatch(round_id=ours.pk, by=users["approver"])
+    local = timezone.localtime(ours.dispatched_at)
+    assert f"该批次已于 {local:%Y-%m-%d %H:%M} 下发" in str(refused.value)
+
+
+def test_the_village_chooses_the_main_risk_when_it_identifies(listed, users, api):
+    ours = _round(listed[0])
+    round_dispatch(round_id=ours.pk, by=users["approver"])
+    clue = listed[1]["a"]
+    url = f"/api/clues/{clue.pk}/verify/"
+    data = {"outcome": "identify", "note": "入户核实属实", "category": "sudden"}
+    client = api("cadre_a")
+    outside = client.post(
+        url, {**data, "risk_codes": ["01", "05"], "main_risk": "02"}, format="json"
+    )
+    assert outside.status_code == 400 and "主要风险" in outside.json()["errors"]["main_risk"][0]
+    bogus = client.post(url, {**data, "main_risk": "zz"}, format="json")
+    assert bogus.status_code == 400 and "main_risk" in bogus.json()["errors"]
+    # Against the suggested codes (高额医疗自付: 因病), the service's refusal on the field.
+    suggested = client.post(url, {**data, "main_risk": "05"}, format="json")
+    assert suggested.status_code == 400 and "main_risk" in suggested.json()["errors"]
+    assert not Case.objects.exists()
+    done = client.post(url, {**data, "risk_codes": ["01", "05"], "main_risk": "05"}, format="json")
+    assert done.status_code == 200, done.content
+    case = Case.objects.get()
+    assert (case.risk_codes, case.main_risk) == (["01", "05"], "05")
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    assert "main_risk" in schema["components"]["schemas"]["VerifyRequest"]["properties"]

@@ -7,9 +7,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from accounts.models import AuditEvent
+from households.life import member_life_status_record
+from households.models import Household
 from households.services import income_record_save
 from monitor import tasks
 from monitor.choices import Category, Channel, NotificationKind, Status, VisitKind
@@ -17,6 +20,7 @@ from monitor.deadlines import flag_missing_follow_up_visits, flag_missing_monthl
 from monitor.follow_up import Quarter, follow_up_end, follow_ups_for
 from monitor.models import Case, MonthlyVisit, Notification, RegionPolicy
 from monitor.rules import add_months
+from monitor.selectors import region_counts
 from monitor.services import case_create
 from monitor.workflow import CASES, case_transition
 from tests.conftest import COUNTY, TOWNSHIP_1, VILLAGE_A
@@ -60,21 +64,41 @@ def cleared(draft_case, users, monkeypatch):
 def test_clearance_starts_the_follow_up_period_of_the_installation_default(cleared):
     day = TODAY - timedelta(days=10)
     assert cleared.status == Status.CLEARED and cleared.cleared_on == day
-    assert cleared.follow_up_until == add_months(day, 12)
+    # Twelve months counting the clearance day: the last day is the one before the
+    # clearance day's date a year later.
+    assert cleared.follow_up_until == add_months(day, 12) - timedelta(days=1)
+
+
+def test_the_follow_up_period_is_n_months_exactly_its_last_day_counted(
+    draft_case, users, api, monkeypatch
+):
+    assert follow_up_end(VILLAGE_A, date(2026, 10, 12)) == date(2027, 10, 11)
+    assert follow_up_end(VILLAGE_A, date(2026, 1, 1)) == date(2026, 12, 31)
+    case = clear(draft_case, users["approver"], TODAY - timedelta(days=10), monkeypatch)
+    last = case.follow_up_until
+    with time_machine.travel(f"{last.isoformat()} 10:00 +0800", tick=False):
+        # The last day still counts: on the list, and a visit is taken.
+        assert follow_ups_for(users["approver"], last).filter(pk=case.pk).exists()
+        assert _visit(api("cadre_a"), case, visited_on=last.isoformat()).status_code == 201
+    after = last + timedelta(days=1)
+    with time_machine.travel(f"{after.isoformat()} 10:00 +0800", tick=False):
+        assert not follow_ups_for(users["approver"], after).exists()
+        refused = _visit(api("cadre_a"), case, visited_on=after.isoformat())
+        assert refused.status_code == 400 and "跟踪期" in refused.json()["errors"]["case"][0]
 
 
 def test_the_follow_up_months_are_the_regions_own_the_village_before_the_county(
     draft_case, users, monkeypatch
 ):
-    day = date(2026, 5, 31)
+    day = date(2026, 4, 15)
     RegionPolicy.objects.create(region_id=COUNTY, year=2026, follow_up_months=6)
-    assert follow_up_end(VILLAGE_A, day) == date(2026, 11, 30)
+    assert follow_up_end(VILLAGE_A, day) == date(2026, 10, 14)
     RegionPolicy.objects.create(region_id=VILLAGE_A, year=2026, follow_up_months=24)
-    assert follow_up_end(VILLAGE_A, day) == date(2028, 5, 31)
+    assert follow_up_end(VILLAGE_A, day) == date(2028, 4, 14)
     # Another year's policy does not apply.
-    assert follow_up_end(VILLAGE_A, date(2025, 5, 31)) == date(2026, 5, 31)
+    assert follow_up_end(VILLAGE_A, date(2025, 4, 15)) == date(2026, 4, 14)
     case = clear(draft_case, users["approver"], day, monkeypatch)
-    assert case.follow_up_until == date(2028, 5, 31)
+    assert case.follow_up_until == date(2028, 4, 14)
 
 
 def _visit(client, case, **fields):
@@ -341,7 +365,84 @@ def test_a_household_cleared_followed_up_and_back_in_monitoring_is_a_relapse(
     assert 'id="relapse-badge"' in page and f'href="/cases/{cleared.pk}/"' in page
     listing = client.get("/cases/").content.decode()
     assert "返贫" in listing and f'href="/cases/{cleared.pk}/" title="返贫' in listing
-    # The cleared case stays in its follow-up; the new one counts as a relapse once monitored.
+    # The cleared case's follow-up ended with the filing (the day before is its last day);
+    # the new one counts as a relapse once monitored.
+    assert Case.objects.get(pk=cleared.pk).follow_up_until == TODAY - timedelta(days=1)
+    assert f"/cases/{cleared.pk}/" not in client.get("/follow-ups/").content.decode()
     Case.objects.filter(pk=new).update(status=Status.MONITORING, identified_on=TODAY)
     client.force_login(users["approver"])
     assert 'id="stat-relapse"><div class="value">1<' in client.get("/").content.decode()
+
+
+# --- the end of the period: a relapse, the household's closing ----------------------------
+
+
+def test_a_relapse_ends_the_follow_up_of_the_cleared_case_the_day_before_the_filing(
+    cleared, family, users, api
+):
+    was = cleared.follow_up_until
+    case = _new_case(family, users)
+    assert case.relapse_of_id == cleared.pk
+    ended = Case.objects.get(pk=cleared.pk)
+    assert ended.follow_up_until == TODAY - timedelta(days=1) < was
+    assert not follow_ups_for(users["approver"], TODAY).exists()
+    assert api("approver").get("/api/follow-ups/").json()["results"] == []
+    refused = _visit(api("cadre_a"), cleared)
+    assert refused.status_code == 400 and "跟踪期" in refused.json()["errors"]["case"][0]
+    # The sweep of this quarter does not ask for a visit of a period that ended.
+    assert flag_missing_follow_up_visits(Quarter.of(TODAY).next().first)["missing"] == 0
+    event = AuditEvent.objects.get(object_type="monitor.case", object_id=str(cleared.pk))
+    assert event.actor == users["cadre_a"] and event.reason.startswith("返贫")
+    assert event.detail == {
+        "follow_up_until": (TODAY - timedelta(days=1)).isoformat(),
+        "was": was.isoformat(),
+    }
+
+
+def test_a_period_already_over_is_not_moved_by_a_relapse(cleared, family, users):
+    Case.objects.filter(pk=cleared.pk).update(follow_up_until=TODAY - timedelta(days=5))
+    _new_case(family, users)
+    assert Case.objects.get(pk=cleared.pk).follow_up_until == TODAY - timedelta(days=5)
+    assert not AuditEvent.objects.filter(object_type="monitor.case").exists()
+
+
+def test_closing_the_household_ends_its_follow_up(cleared, family, users, api):
+    for member in family.members.all():
+        member_life_status_record(
+            member=member,
+            by=users["cadre_a"],
+            status="moved_out",
+            on=TODAY,
+            evidence="户口迁往外省",
+        )
+    family.refresh_from_db()
+    assert family.closed_on == TODAY
+    assert Case.objects.get(pk=cleared.pk).follow_up_until == TODAY - timedelta(days=1)
+    note = Notification.objects.get(kind=NotificationKind.HOUSEHOLD_CLOSED)
+    assert "消除后跟踪随之结束" in note.message
+    assert not follow_ups_for(users["approver"], TODAY).exists()
+    assert _visit(api("cadre_a"), cleared).status_code == 400
+
+
+def test_a_closed_household_is_off_the_watch_list_whatever_its_case_says(
+    cleared, family, users, api, client
+):
+    """A household closed while its case still keeps a running period (a closing from
+    before the period was ended with it): no list, no visit, no sweep, no count."""
+    assert region_counts(users["approver"], TODAY)["follow_up"] == 1
+    Household.objects.filter(pk=family.pk).update(closed_on=TODAY, closed_reason="销户")
+    assert Case.objects.get(pk=cleared.pk).follow_up_until > TODAY
+    assert not follow_ups_for(users["approver"], TODAY).exists()
+    assert api("cadre_a").get("/api/follow-ups/").json()["results"] == []
+    refused = _visit(api("cadre_a"), cleared)
+    assert refused.status_code == 400 and "已销户" in refused.json()["errors"]["case"][0]
+    assert flag_missing_follow_up_visits(Quarter.of(TODAY).next().first)["missing"] == 0
+    assert region_counts(users["approver"], TODAY)["follow_up"] == 0
+    client.force_login(users["cadre_a"])
+    assert "登记跟踪走访" not in client.get(f"/cases/{cleared.pk}/").content.decode()
+
+
+def test_the_schema_documents_the_watch_lists_refusals(api):
+    paths = api("cadre_a").get("/api/schema/", {"format": "json"}).json()["paths"]
+    assert {"200", "403"} <= set(paths["/api/follow-ups/"]["get"]["responses"])
+    assert {"200", "403", "404"} <= set(paths["/api/follow-ups/{id}/"]["get"]["responses"])

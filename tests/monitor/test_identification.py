@@ -293,7 +293,43 @@ def test_only_an_older_record_is_too_old(ordinary, users):
     case = _file(ordinary, users)  # filed: an old record refuses nothing
     check = _checks(case)["income_missing"]
     assert check.detail.startswith("未登记发现风险前12个月的收支情况")
-    assert "2024-12-31" in check.detail and "2025-03-02" in check.detail
+    # The stale record is named by its period end, with the earliest one that answers.
+    assert "2024-12-31" in check.detail and "2025-12-02" in check.detail
+
+
+def test_a_record_ending_more_than_three_months_before_the_finding_is_stale(ordinary, users):
+    """A finding on 2026-12-15 with only the 2025 calendar-year record: that record covers
+    two weeks of the 12 months before the finding, so the income is not known (it used to
+    pass, the record ending within 12 months of the finding)."""
+    income_record_save(household=ordinary, year=2025, wage_income=Decimal("12000"))
+    found = date(2026, 12, 15)
+    check = income_check(ordinary, Category.MARGINAL, found, found)
+    assert (check.code, check.met) == ("income_missing", False)
+    assert check.detail == (
+        "未登记发现风险前12个月的收支情况：最近一次收支统计（2025年）截止于 2025-12-31，"
+        "早于 2026-09-15（发现风险前 3 个月），已过时，请重新测算"
+    )
+    # A quarterly update of the ledger answers for it.
+    income_record_save(
+        household=ordinary, year=2026, period_end=date(2026, 9, 30), wage_income=Decimal("12000")
+    )
+    assert income_check(ordinary, Category.MARGINAL, found, found).met
+
+
+@pytest.mark.parametrize(
+    ("found", "answers"),
+    [
+        (date(2026, 3, 2), True),  # the fixtures' finding: the 2025 record is current
+        (date(2026, 3, 31), True),  # three months to the day
+        (date(2026, 4, 1), False),  # a day more
+    ],
+)
+def test_the_calendar_year_record_answers_for_findings_to_the_end_of_march(
+    ordinary, users, found, answers
+):
+    income_record_save(household=ordinary, year=2025, wage_income=Decimal("12000"))
+    check = income_check(ordinary, Category.MARGINAL, found, found)
+    assert (check.code == "income", check.met) == (answers, answers)
 
 
 def test_a_record_above_the_line_refuses_the_filing_and_one_below_meets_the_report(ordinary, users):
@@ -759,3 +795,37 @@ def test_a_wrong_phone_reads_exactly_like_an_unknown_reference(applicant):
 def test_the_lookup_is_rate_limited_per_client(applicant):
     answers = [_lookup("SQ20990101000000").status_code for _ in range(11)]
     assert answers[:10] == [404] * 10 and answers[10] == 429
+
+
+# --- the schema of the evidence endpoints -------------------------------------------------
+
+# path → (what POST takes, what it answers and GET lists)
+EVIDENCE_SCHEMAS = {
+    "home-visits": ("HomeVisitRequest", "HomeVisit"),
+    "consents": ("ConsentRequest", "Consent"),
+    "cross-checks": ("CrossCheckRequest", "CrossCheck"),
+    "appraisals": ("AppraisalRequest", "Appraisal"),
+    "notices": ("PublicNoticeRequest", "PublicNotice"),
+    "monthly-visits": ("MonthlyVisitRequest", "MonthlyVisit"),
+    "measures": ("MeasureRecordRequest", "MeasureRecord"),
+    "follow-up-visits": ("FollowUpVisitRequest", "FollowUpVisit"),
+    "adjustments": ("AdjustmentProposalRequest", "CaseAdjustment"),
+}
+
+
+def test_the_schema_documents_each_evidence_endpoints_own_record_not_a_case(api):
+    """POST /api/cases/{id}/cross-checks/ takes a cross-check and answers 201 with it (or
+    400/403/404); GET lists them as a plain array, without the case list's filters."""
+    paths = api("cadre_a").get("/api/schema/", {"format": "json"}).json()["paths"]
+    ref = "#/components/schemas/"
+    for path, (taken, answered) in EVIDENCE_SCHEMAS.items():
+        operations = paths[f"/api/cases/{{id}}/{path}/"]
+        post = operations["post"]
+        request = {media["schema"]["$ref"] for media in post["requestBody"]["content"].values()}
+        assert request == {ref + taken}, path
+        assert {"201", "400", "403", "404"} <= set(post["responses"]), path
+        created = post["responses"]["201"]["content"]["application/json"]["schema"]
+        assert created == {"$ref": ref + answered}, path
+        listed = operations["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert listed == {"type": "array", "items": {"$ref": ref + answered}}, path
+        assert [p["name"] for p in operations["get"].get("parameters", [])] == ["id"], path

@@ -286,3 +286,48 @@ def test_the_household_page_shows_the_civil_affairs_category(client, users):
     MemberFactory(household=household, id_number=make_id_number(sequence=910))
     client.force_login(users["cadre_a"])
     assert "刚性支出困难" in client.get(f"/households/{household.pk}/").content.decode()
+
+
+# --- the clue rules are the county's ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("region", [TOWNSHIP_1, VILLAGE_A])
+@pytest.mark.parametrize(
+    ("field", "value"), [("clue_auto_dispatch", True), ("clue_verification_workdays", 3)]
+)
+def test_the_clue_rules_are_refused_below_the_county(api, region, field, value):
+    response = _post(api("admin"), region=region, **{field: value})
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"][field] == ["预警线索的下发方式和核实时限由县级设定"]
+    assert not RegionPolicy.objects.exists()
+    # Its other clocks a township keeps.
+    assert _post(api("approver"), region=TOWNSHIP_1).status_code == 201
+    assert _post(api("approver"), year=2027, **{field: value}).status_code == 201
+
+
+def test_the_page_refuses_the_clue_rules_of_a_township_on_the_field(client, users):
+    client.force_login(users["approver"])
+    refused = client.post(
+        "/manage/local-rules/",
+        {"region": TOWNSHIP_1, "year": 2026, "clue_auto_dispatch": "True"},
+    )
+    assert refused.status_code == 400
+    assert "预警线索的下发方式和核实时限由县级设定" in refused.content.decode()
+    assert not RegionPolicy.objects.exists()
+    assert "仅县级及以上设定" in client.get("/manage/local-rules/").content.decode()
+
+
+def test_the_values_in_force_read_the_clue_rules_from_the_county_up(users, regions):
+    # Stored before such values were refused: shown as they are applied, i.e. not at all.
+    RegionPolicy.objects.create(
+        region_id=TOWNSHIP_1, year=2026, clue_auto_dispatch=True, clue_verification_workdays=2
+    )
+    RegionPolicy.objects.create(region_id=COUNTY, year=2026, clue_verification_workdays=4)
+    rows = {row["field"]: row for row in local_rules_explained(VILLAGE_A, 2026)}
+    assert rows["clue_auto_dispatch"]["is_default"] is True
+    assert (
+        rows["clue_verification_workdays"]["value"],
+        rows["clue_verification_workdays"]["source_region"],
+    ) == (4, COUNTY)
+    values = local_rules(VILLAGE_A, 2026)
+    assert (values["clue_auto_dispatch"], values["clue_verification_workdays"]) == (False, 4)

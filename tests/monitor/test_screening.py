@@ -1,7 +1,9 @@
+from datetime import date
 from decimal import Decimal
 
 import pytest
 
+from households.models import Household, Member
 from households.services import income_record_save
 from monitor.models import Case, Clue, ScreeningThreshold, WarningBatch, WarningRow
 from tests.conftest import COUNTY, OTHER_VILLAGE, VILLAGE_A, VILLAGE_C
@@ -98,3 +100,24 @@ def test_a_household_with_an_open_case_gets_the_finding_on_its_case(
 
 def test_village_cadres_cannot_start_a_run(api, county):
     assert api("cadre_a").post("/api/screening-runs/").status_code == 403
+
+
+def test_closed_households_and_members_gone_from_the_register_are_not_screened(
+    api, county, django_capture_on_commit_callbacks
+):
+    # 销户: the poor, the sick and the unsafe households are closed.
+    closed = [county[key].pk for key in ("poor", "sick", "unsafe")]
+    Household.objects.filter(pk__in=closed).update(closed_on=date(2026, 9, 1))
+    # The child out of school moved away.
+    Member.objects.filter(household=county["child"], schooling="dropout").update(
+        life_status="moved_out"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api("approver").post("/api/screening-runs/").status_code == 202
+    assert not WarningRow.objects.exists()
+    assert not Clue.objects.exists()
+    # Back in the register: found again (the rules, not the data, made the difference).
+    Member.objects.filter(household=county["child"]).update(life_status="in_register")
+    with django_capture_on_commit_callbacks(execute=True):
+        api("approver").post("/api/screening-runs/")
+    assert {row.household_id for row in WarningRow.objects.all()} == {county["child"].pk}

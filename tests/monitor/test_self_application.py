@@ -199,3 +199,34 @@ def test_a_case_filed_from_an_accepted_application_starts_with_the_village(head,
     case = Case.objects.get()
     assert case.status == "draft"
     assert not case.deadlines.filter(step="township_acceptance").exists()
+
+
+def test_the_acceptance_clock_is_the_villages_local_rule(head, client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from monitor.models import RegionPolicy
+    from tests.conftest import COUNTY, OTHER_VILLAGE, VILLAGE_C
+
+    today = timezone.localdate()
+    RegionPolicy.objects.create(region_id=COUNTY, year=today.year, self_application_accept_days=5)
+    response = _apply(APIClient(), make_id_number(sequence=960))
+    assert response.status_code == 201
+    assert "5 日内受理" in response.json()["message"]
+    assert Clue.objects.get().due_on == today + timedelta(days=5)
+    # The public page says the village's limit too; another county keeps the default.
+    form = {
+        "name": "张三",
+        "phone": "13800138000",
+        "id_number": make_id_number(sequence=980),
+        "difficulty": "房屋被洪水冲毁",
+        "village": VILLAGE_C,
+        "risk_type": "0201",
+    }
+    assert "乡镇将在 5 日内受理" in client.post("/apply/", form).content.decode()
+    elsewhere = _apply(
+        APIClient(), make_id_number(sequence=990), village=OTHER_VILLAGE, name="钱七宝"
+    )
+    assert elsewhere.status_code == 201, elsewhere.content
+    assert "2 日内受理" in elsewhere.json()["message"]

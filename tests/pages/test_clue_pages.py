@@ -344,6 +344,33 @@ def test_verify_identify_files_a_draft_case_and_goes_to_it(client, users, listed
     assert any("已纳入监测" in m for m in messages)
 
 
+def test_the_village_chooses_the_main_risk_on_the_verify_form(client, users, listed):
+    clue = listed[1]["a"]
+    _as(client, users, "cadre_a")
+    form = _text(client.get(f"/clues/{clue.pk}/"))
+    assert "主要风险" in form and 'name="main_risk"' in form
+    data = {"outcome": "identify", "note": "住院花费大，属实", "category": "unstable"}
+    outside = client.post(
+        f"/clues/{clue.pk}/verify/", {**data, "risk_codes": ["01", "07"], "main_risk": "05"}
+    )
+    assert outside.status_code == 400 and "主要风险须是所选的风险类型之一" in _text(outside)
+    bogus = client.post(f"/clues/{clue.pk}/verify/", {**data, "main_risk": "zz"})
+    assert bogus.status_code == 400 and "请选择有效的选项" in _text(bogus)
+    assert not Case.objects.exists()
+    done = client.post(
+        f"/clues/{clue.pk}/verify/", {**data, "risk_codes": ["01", "07"], "main_risk": "07"}
+    )
+    case = Case.objects.get()
+    assert done.status_code == 302 and done["Location"] == f"/cases/{case.pk}/"
+    assert (case.risk_codes, case.main_risk) == (["01", "07"], "07")
+
+
+def test_the_trail_shows_the_systems_automatic_dispatch(client, users, listed):
+    clue = listed[1]["a"]
+    text = _text(_as(client, users, "cadre_a").get(f"/clues/{clue.pk}/"))
+    assert "流转记录" in text and "系统（自动下发）" in text and "按本县规则自动下发" in text
+
+
 def test_verify_already_monitored_needs_an_open_case(client, users, listed):
     clue = listed[1]["a"]
     _as(client, users, "cadre_a")
