@@ -232,29 +232,36 @@ def flag_cases_without_measures(today: date) -> dict:
     ).select_related("household")
     notes = []
     for case in cases.iterator(chunk_size=2000):
-        village = case.household.village_id
         text = f"{case.household.number} 纳入监测已超过一个月，尚未落实帮扶措施"
-        notes.append(
-            Notification(
-                region_id=village,
-                role=Role.VILLAGE_CADRE,
-                case=case,
-                kind=NotificationKind.NO_MEASURE,
-                message=text,
-                key=f"no-measure:{case.pk}",
-            )
-        )
-        notes.append(
-            Notification(
-                region_id=region_code_at(village, RegionLevel.TOWNSHIP),
-                role=Role.TOWNSHIP_REVIEWER,
-                case=case,
-                kind=NotificationKind.NO_MEASURE,
-                message=text,
-                key=f"no-measure-up:{case.pk}",
-            )
+        notes += _village_and_township(
+            case, NotificationKind.NO_MEASURE, text, text, f"no-measure:{case.pk}"
         )
     return {"flagged": len(notes) // 2, "notifications": _notify(notes)}
+
+
+def _village_and_township(case: Case, kind: str, text: str, upper_text: str, key: str):
+    """The pair of notices a sweep raises about a case: to its village, and to the township
+    above it (`key` with "-up" for the township's, so each is raised once)."""
+    village = case.household.village_id
+    head, _, tail = key.partition(":")
+    return [
+        Notification(
+            region_id=village,
+            role=Role.VILLAGE_CADRE,
+            case=case,
+            kind=kind,
+            message=text,
+            key=key,
+        ),
+        Notification(
+            region_id=region_code_at(village, RegionLevel.TOWNSHIP),
+            role=Role.TOWNSHIP_REVIEWER,
+            case=case,
+            kind=kind,
+            message=upper_text,
+            key=f"{head}-up:{tail}",
+        ),
+    ]
 
 
 def flag_missing_follow_up_visits(quarter_day: date) -> dict:
@@ -280,26 +287,12 @@ def flag_missing_follow_up_visits(quarter_day: date) -> dict:
     )
     notes = []
     for case in missing.iterator(chunk_size=2000):
-        village = case.household.village_id
         text = f"{case.household.number} {quarter.label}未登记消除后跟踪走访"
-        notes.append(
-            Notification(
-                region_id=village,
-                role=Role.VILLAGE_CADRE,
-                case=case,
-                kind=NotificationKind.MISSING_FOLLOW_UP_VISIT,
-                message=text,
-                key=f"follow-up:{case.pk}:{quarter.key}",
-            )
-        )
-        notes.append(
-            Notification(
-                region_id=region_code_at(village, RegionLevel.TOWNSHIP),
-                role=Role.TOWNSHIP_REVIEWER,
-                case=case,
-                kind=NotificationKind.MISSING_FOLLOW_UP_VISIT,
-                message="下级" + text,
-                key=f"follow-up-up:{case.pk}:{quarter.key}",
-            )
+        notes += _village_and_township(
+            case,
+            NotificationKind.MISSING_FOLLOW_UP_VISIT,
+            text,
+            "下级" + text,
+            f"follow-up:{case.pk}:{quarter.key}",
         )
     return {"missing": len(notes) // 2, "notifications": _notify(notes)}

@@ -154,11 +154,25 @@ class CaseRisk(models.Model):
         return self.get_code_display()
 
 
-class CaseTransition(models.Model):
-    """流程留痕: one step of a case's workflow — from, to, who, when, why. Append-only."""
+class TrailStep(models.Model):
+    """One step on a workflow's trail (留痕), written by monitor.engine with the new state:
+    what was done, by whom in which role and region, when and why. Append-only. Each
+    workflow adds its subject, its states and its actor."""
+
+    action = models.CharField("操作", max_length=40)
+    actor_role = models.CharField("操作人角色", max_length=24)
+    actor_region = models.CharField("操作人所属区划", max_length=12)
+    at = models.DateTimeField("时间", auto_now_add=True)
+    comment = models.CharField("意见或理由", max_length=500, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class CaseTransition(TrailStep):
+    """流程留痕: one step of a case's workflow."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="transitions")
-    action = models.CharField("操作", max_length=40)
     from_status = models.CharField("原状态", max_length=32, choices=Status.choices)
     to_status = models.CharField("新状态", max_length=32, choices=Status.choices)
     actor = models.ForeignKey(
@@ -167,10 +181,6 @@ class CaseTransition(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
-    actor_role = models.CharField("操作人角色", max_length=24)
-    actor_region = models.CharField("操作人所属区划", max_length=12)
-    at = models.DateTimeField("时间", auto_now_add=True)
-    comment = models.CharField("意见或理由", max_length=500, blank=True)
 
     class Meta:
         verbose_name = verbose_name_plural = "流程记录"

@@ -14,6 +14,7 @@ from monitor.choices import (
     ClueStatus,
     RowOutcome,
 )
+from monitor.models.cases import TrailStep
 
 
 class DepartmentKind(models.TextChoices):
@@ -228,12 +229,10 @@ class Clue(models.Model):
         return f"线索 {self.pk} {self.get_status_display()}"
 
 
-class ClueTransition(models.Model):
-    """线索流转留痕: one step of a clue — dispatched, accepted, verified — from, to, who,
-    when, why. Append-only, like the case trail."""
+class ClueTransition(TrailStep):
+    """线索流转留痕: one step of a clue — dispatched, accepted, verified."""
 
     clue = models.ForeignKey(Clue, on_delete=models.CASCADE, related_name="transitions")
-    action = models.CharField("操作", max_length=40)
     from_status = models.CharField("原状态", max_length=24, choices=ClueStatus.choices)
     to_status = models.CharField("新状态", max_length=24, choices=ClueStatus.choices)
     # Empty for a step the system took: a county's automatic dispatch (actor_role "system").
@@ -245,10 +244,6 @@ class ClueTransition(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
-    actor_role = models.CharField("操作人角色", max_length=24)
-    actor_region = models.CharField("操作人所属区划", max_length=12)
-    at = models.DateTimeField("时间", auto_now_add=True)
-    comment = models.CharField("意见或理由", max_length=500, blank=True)
 
     class Meta:
         verbose_name = verbose_name_plural = "线索流转记录"
