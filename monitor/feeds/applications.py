@@ -16,7 +16,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from households import pii
-from households.choices import RegionLevel
+from households.choices import LifeStatus, RegionLevel
 from households.idnumber import IdNumberError, parse_id_number
 from households.models import Member, Region
 from households.services import normalise_phone
@@ -98,7 +98,17 @@ def self_application_submit(
     today = today or timezone.localdate()
     clean = _validated(name, phone, id_number, difficulty, village, risk_type, today)
     id_hash = pii.id_number_hash(clean["id"])
-    member = Member.objects.filter(id_number_hash=id_hash).select_related("household").first()
+    # Someone who died or moved away, or whose household was closed, is no longer that
+    # household's: the application goes to the village they chose, like a newcomer's.
+    member = (
+        Member.objects.filter(
+            id_number_hash=id_hash,
+            life_status=LifeStatus.IN_REGISTER,
+            household__closed_on__isnull=True,
+        )
+        .select_related("household")
+        .first()
+    )
     household = member.household if member else None
     application = SelfApplication(
         village=household.village if household else clean["village"],

@@ -5,7 +5,7 @@ from households.models import Member
 from households.pii import decrypt
 from monitor.choices import ClueStatus
 from monitor.models import Case, Clue, SelfApplication
-from tests.conftest import VILLAGE_A
+from tests.conftest import VILLAGE_A, VILLAGE_B
 from tests.factories import HouseholdFactory, MemberFactory, make_id_number
 
 pytestmark = pytest.mark.django_db
@@ -88,6 +88,19 @@ def test_an_applicant_already_in_monitoring_joins_the_case(head, users):
     assert _apply(APIClient(), make_id_number(sequence=960)).status_code == 201
     assert SelfApplication.objects.get().case == case
     assert not Clue.objects.exists()
+
+
+@pytest.mark.parametrize("gone", ["moved_out", "household_closed"])
+def test_someone_no_longer_in_a_households_register_applies_as_a_newcomer(head, gone):
+    """A member who moved away (or whose household was closed) is not that household's any
+    more: the application is not put on the old household's file."""
+    if gone == "moved_out":
+        Member.objects.filter(pk=head.pk).update(life_status="moved_out")
+    else:
+        head.household.__class__.objects.filter(pk=head.household_id).update(closed_on="2026-10-01")
+    assert _apply(APIClient(), make_id_number(sequence=960), village=VILLAGE_B).status_code == 201
+    clue = Clue.objects.get()
+    assert clue.household is None and clue.village_id == VILLAGE_B
 
 
 def test_an_unregistered_applicant_gets_a_clue_in_the_chosen_village_once(regions):
