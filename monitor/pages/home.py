@@ -11,6 +11,7 @@ from accounts import policy
 from config.pages import people_page, safe_next
 from interventions.insurance import claims_paid_figures
 from monitor import services
+from monitor.adjustments import pending_adjustments_for
 from monitor.charts import bar_chart
 from monitor.choices import ClueStatus, Status
 from monitor.feeds.selectors import rounds_for
@@ -61,6 +62,13 @@ def _round_queue(user):
     return {"count": len(rows) if len(rows) < QUEUE_SIZE else waiting.count(), "rows": rows}
 
 
+def _adjustment_queue(user):
+    """动态调整 waiting for the township's decision (one query), oldest first."""
+    if not policy.allows(user, "case.adjustment_confirm"):
+        return None
+    return pending_adjustments_for(user, limit=QUEUE_SIZE)
+
+
 @login_required
 def home_page(request):
     user = request.user
@@ -76,6 +84,7 @@ def home_page(request):
             case_count=cases.count(),
             clues=_clue_queue(user, today),
             rounds=_round_queue(user),
+            adjustments=_adjustment_queue(user),
             overdue=list(overdue_items_for(user, today).order_by("due_on")[:QUEUE_SIZE]),
             counts=counts,
             category_chart=bar_chart(

@@ -288,3 +288,19 @@ def test_the_administrator_sets_which_categories_are_developmental_or_cover_illn
     api_view = admin.get("/api/measure-categories/").json()
     rows = api_view["results"] if isinstance(api_view, dict) else api_view
     assert {row["code"]: row["covers_illness"] for row in rows}["health"] is True
+
+
+def test_the_townships_home_lists_the_adjustments_waiting_for_it(users, case):
+    CaseAdjustment.objects.create(
+        case=case,
+        category="sudden",
+        risk_codes=["01", "05"],
+        main_risk="05",
+        reason="受伤",
+        proposed_by=users["cadre_a"],
+    )
+    home = _client(users, "reviewer_1").get("/").content.decode()
+    assert "待确认的动态调整（1）" in home
+    assert f"/cases/{case.pk}/#adjustment" in home
+    for name in ("cadre_a", "approver", "reviewer_2"):
+        assert "待确认的动态调整" not in _client(users, name).get("/").content.decode(), name

@@ -118,6 +118,8 @@ NOTIFICATIONS = PER_REQUEST + 2
 HOME = PER_REQUEST + 9
 # … and the clue queue with its count, for the roles that verify or accept clues.
 HOME_WITH_CLUES = HOME + 2
+# … and, for the township reviewer, the 动态调整 waiting for its decision (one query);
+HOME_OF_TOWNSHIP = HOME_WITH_CLUES + 1
 # … and, for the county approver, the 防贫保险 claims paid this year (one aggregate) and
 # the rounds of clues waiting to be sent down (one; their count only past a full queue).
 HOME_OF_COUNTY = HOME + 2
@@ -135,7 +137,7 @@ PAGES = [
     ("/notifications/", "reviewer_1", NOTIFICATIONS),
     ("/notifications/", "approver", NOTIFICATIONS),
     ("/", "cadre_a", HOME_WITH_CLUES),
-    ("/", "reviewer_1", HOME_WITH_CLUES),
+    ("/", "reviewer_1", HOME_OF_TOWNSHIP),
     ("/", "approver", HOME_OF_COUNTY),
 ]
 
