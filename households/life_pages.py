@@ -7,7 +7,6 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 
 from accounts import policy
 from config.pages import call_service, people_page
@@ -50,7 +49,9 @@ def member_life_status_page(request, pk: int, member_pk: int):
     if not role:
         raise PermissionDenied(role.reason)
     decision = policy.decide(request.user, ACTION, member)
-    form = LifeStatusForm(request.POST or None, initial={"on": timezone.localdate()})
+    # No day filled in: a death or move-out recorded days later must not take today's date
+    # because nobody changed it.
+    form = LifeStatusForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         saved = call_service(
             form, member_life_status_record, member=member, by=request.user, **form.cleaned_data

@@ -49,6 +49,9 @@ def snapshot(case: Case) -> dict:
 def pending_adjustment(case: Case) -> CaseAdjustment | None:
     """The proposal waiting for the township, read once per case object (the policy asks
     for each of the two decision steps)."""
+    if not hasattr(case, "_pending_adjustment") and hasattr(case, "proposed_adjustments"):
+        # Prefetched with a list of cases (monitor.selectors.cases_for).
+        case._pending_adjustment = next(iter(case.proposed_adjustments), None)
     if not hasattr(case, "_pending_adjustment"):
         case._pending_adjustment = (
             CaseAdjustment.objects.filter(case_id=case.pk, status=AdjustmentStatus.PROPOSED)

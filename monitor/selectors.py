@@ -9,12 +9,19 @@ from accounts.choices import ROLE_LEVEL
 from households.choices import Relation
 from households.models import Member
 from interventions.models import MeasureRecord
-from monitor.choices import IDENTIFYING_STATUSES, MONITORED_STATUSES, Category, Status
+from monitor.choices import (
+    IDENTIFYING_STATUSES,
+    MONITORED_STATUSES,
+    AdjustmentStatus,
+    Category,
+    Status,
+)
 from monitor.follow_up import in_follow_up
 from monitor.models import (
     Announcement,
     Appraisal,
     Case,
+    CaseAdjustment,
     CaseTransition,
     Clue,
     Consent,
@@ -42,7 +49,17 @@ def cases_for(user, today: date):
         Case.objects.visible_to(user)
         .select_related("household__village")
         .prefetch_related(
-            "risks", Prefetch("deadlines", queryset=Deadline.objects.order_by("due_on"))
+            "risks",
+            Prefetch("deadlines", queryset=Deadline.objects.order_by("due_on")),
+            # The policy's guard of the adjustment steps reads it for every case in
+            # monitoring (monitor.adjustments.pending_adjustment): one query for the page.
+            Prefetch(
+                "adjustments",
+                queryset=CaseAdjustment.objects.filter(
+                    status=AdjustmentStatus.PROPOSED
+                ).select_related("monthly_visit"),
+                to_attr="proposed_adjustments",
+            ),
         )
         .annotate(head_name=Subquery(heads.values("name")[:1]), is_overdue=Exists(late))
     )

@@ -380,3 +380,50 @@ def test_the_townships_queue_holds_only_cases_in_monitoring(api, case, users, cl
     with _at():
         page = client.get("/review/").content.decode()
     assert f"/cases/{case.pk}/#adjustment" not in page
+
+
+def test_the_case_list_asks_for_pending_adjustments_once_whatever_its_length(api, case, users):
+    """Every case in monitoring has its adjustment steps' guard read for `actions`: one
+    prefetch for the page, not one query per case."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import HouseholdFactory
+
+    def monitored_case(pending: bool) -> None:
+        other = Case.objects.create(
+            household=HouseholdFactory(village_id=VILLAGE_A, kind="lifted"),
+            category=Category.UNSTABLE,
+            channel=Channel.CADRE_SCREENING,
+            status=Status.MONITORING,
+            found_on=date(2026, 1, 2),
+            identified_on=date(2026, 1, 10),
+            main_risk="01",
+        )
+        CaseRisk.objects.create(case=other, code="01")
+        if pending:
+            CaseAdjustment.objects.create(
+                case=other,
+                category="sudden",
+                risk_codes=["01"],
+                main_risk="01",
+                reason="受伤",
+                proposed_by=users["cadre_a"],
+            )
+
+    counts = []
+    for name in ("reviewer_1", "approver"):
+        client = api(name)
+        for _ in range(2):
+            with CaptureQueriesContext(connection) as queries:
+                listed = client.get("/api/cases/")
+            assert listed.status_code == 200
+            counts.append(len(queries))
+            monitored_case(pending=True)
+            monitored_case(pending=False)
+        assert counts[-1] == counts[-2], (name, counts)
+    reviewer_rows = api("reviewer_1").get("/api/cases/").json()["results"]
+    pending = [
+        r for r in reviewer_rows if "adjustment_confirm" in [a["action"] for a in r["actions"]]
+    ]
+    assert len(pending) == 4
