@@ -29,9 +29,7 @@ from accounts.policy import (
     OUT_OF_SCOPE,
     Decision,
     PolicyDenied,
-    allows,
     require,
-    scope_prefix,
 )
 from accounts.scope import region_prefix_of
 from households.choices import HouseholdKind, RegionLevel
@@ -43,6 +41,7 @@ from interventions.models import (
     InsuranceEnrolment,
     InsurancePolicy,
 )
+from monitor.administration import managed
 from monitor.choices import MONITORED_STATUSES, Category
 from monitor.regional import region_chain
 
@@ -91,12 +90,7 @@ def _with_counts(queryset: QuerySet) -> QuerySet:
 def insurance_policies_managed_by(user) -> QuerySet:
     """The policies a user keeps: the county approver's county, the administrator's all."""
     queryset = _with_counts(InsurancePolicy.objects.all()).order_by("-year", "region_id", "id")
-    if not allows(user, INSURANCE_MANAGE):
-        return queryset.none()
-    prefix = scope_prefix(user, INSURANCE_MANAGE)
-    if prefix is None:
-        return queryset.none()
-    return queryset.filter(region__code__startswith=prefix) if prefix else queryset
+    return managed(queryset, user=user, action=INSURANCE_MANAGE)
 
 
 def insurance_policies_for(user) -> QuerySet:

@@ -268,20 +268,16 @@ def flag_missing_follow_up_visits(quarter_day: date) -> dict:
     """消除后跟踪: every case in its follow-up period for the whole quarter of `quarter_day`
     (cleared by the quarter's first day, followed up to its last) needs a follow-up visit
     in it. The village is told, and the township above it; each once per case and quarter."""
-    from monitor.follow_up import Quarter
+    from monitor.follow_up import Quarter, in_follow_up
 
     quarter = Quarter.of(quarter_day)
     visited = MonthlyVisit.objects.filter(
         kind=VisitKind.FOLLOW_UP, visited_on__range=(quarter.first, quarter.last)
     ).values("case_id")
     missing = (
-        Case.objects.filter(
-            status=Status.CLEARED,
-            cleared_on__lte=quarter.first,
-            follow_up_until__gte=quarter.last,
-            # A closed household (销户) has nobody left to visit.
-            household__closed_on__isnull=True,
-        )
+        # Followed up to the quarter's last day (a closed household is not), cleared by its
+        # first.
+        Case.objects.filter(in_follow_up(quarter.last), cleared_on__lte=quarter.first)
         .exclude(pk__in=visited)
         .select_related("household")
     )

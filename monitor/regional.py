@@ -151,13 +151,10 @@ def local_rules_explained(region_code: str, year: int) -> list[dict]:
 
 def region_policies_managed_by(user):
     """The policies a user keeps: the county approver's county, the administrator's all."""
+    from monitor.administration import managed
+
     queryset = RegionPolicy.objects.select_related("region").order_by("-year", "region_id")
-    if not rules_policy.allows(user, REGION_POLICY_MANAGE):
-        return queryset.none()
-    prefix = rules_policy.scope_prefix(user, REGION_POLICY_MANAGE)
-    if prefix is None:
-        return queryset.none()
-    return queryset.filter(region__code__startswith=prefix) if prefix else queryset
+    return managed(queryset, user=user, action=REGION_POLICY_MANAGE)
 
 
 def _checked_values(values: dict) -> dict:
