@@ -482,7 +482,7 @@ class ClueViewSet(viewsets.ReadOnlyModelViewSet):
         summary="线索流转记录（下发、受理、核实反馈，留痕）",
         responses={200: ClueTransitionSerializer(many=True), 404: CLUE_ERRORS[404]},
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def transitions(self, request, pk=None):
         clue = self.get_object()
         rows = clue.transitions.select_related("actor").order_by("at", "id")

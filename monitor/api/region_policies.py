@@ -111,7 +111,10 @@ class ManagesRegionPolicies(BasePermission):
 
 @extend_schema_view(
     list=extend_schema(summary="本地时限与规则列表（登录用户均可查看）"),
-    retrieve=extend_schema(summary="本地时限与规则详情"),
+    retrieve=extend_schema(
+        summary="本地时限与规则详情",
+        responses={200: RegionPolicySerializer, 404: WRITE_ERRORS[404]},
+    ),
     create=extend_schema(
         summary="新增本地时限与规则（县级审定人限本县，系统管理员不限）",
         responses={201: RegionPolicySerializer, **WRITE_ERRORS},
@@ -170,7 +173,7 @@ class RegionPolicyViewSet(viewsets.ModelViewSet):
         ],
         responses={200: EffectiveRuleSerializer(many=True), 400: WRITE_ERRORS[400]},
     )
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
     def effective(self, request):
         query = EffectiveQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
