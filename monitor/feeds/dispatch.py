@@ -25,7 +25,7 @@ from accounts import policy
 from accounts.choices import Role
 from households.choices import PREFIX_LENGTH, RegionLevel
 from households.models import Region
-from monitor.choices import ClueStatus, NotificationKind
+from monitor.choices import NotificationKind
 from monitor.deadlines import add_workdays
 from monitor.engine import WorkflowError
 from monitor.models import DispatchRound, Notification, RegionPolicy
@@ -165,7 +165,13 @@ def round_dispatch(*, round_id: int, by, today: date | None = None) -> DispatchR
     if found is None:
         raise WorkflowError(policy.OUT_OF_SCOPE, http.HTTP_404_NOT_FOUND)
     county = found.county_id[:COUNTY_DIGITS]
-    pending = [found.batch_id, county + "%", ClueStatus.PENDING_DISPATCH.value]
+    # The clue table's own dispatch step, taken for the whole round in two statements.
+    from monitor.feeds.clue_workflow import CLUES
+
+    step = CLUES.step("dispatch")
+    # Plain strings for the driver (the table holds TextChoices members).
+    source, target = str(step.source), str(step.target)
+    pending = [found.batch_id, county + "%", source]
     now = timezone.now()
     with connection.cursor() as cursor:
         _lock_pending(cursor, pending)
@@ -189,9 +195,9 @@ def round_dispatch(*, round_id: int, by, today: date | None = None) -> DispatchR
             "actor_id, actor_role, actor_region, at, comment) "
             f"SELECT id, %s, %s, %s, %s, %s, %s, %s, '' {_PENDING}",
             [
-                "dispatch",
-                ClueStatus.PENDING_DISPATCH.value,
-                ClueStatus.VERIFYING.value,
+                step.action,
+                source,
+                target,
                 by.pk,
                 by.role,
                 by.region_id or "",
@@ -215,7 +221,7 @@ def round_dispatch(*, round_id: int, by, today: date | None = None) -> DispatchR
         cursor.execute(
             f"UPDATE monitor_clue SET status = %s, overdue_since = NULL, due_on = {due_sql} "  # noqa: S608
             "WHERE source_batch_id = %s AND village_id LIKE %s AND status = %s",
-            [ClueStatus.VERIFYING.value, *due_params, *pending],
+            [target, *due_params, *pending],
         )
     locked.dispatched_at, locked.dispatched_by = now, by
     locked.save(update_fields=["dispatched_at", "dispatched_by"])
