@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts import policy
 from accounts.audit import audit_record
 from accounts.choices import AuditAction, Role
-from households.choices import PREFIX_LENGTH, LifeStatus, RegionLevel
+from households.choices import LifeStatus, RegionLevel
 from households.models import Household, Member
 
 ACTION = "member.life_status"
@@ -92,6 +92,7 @@ def member_life_status_record(
 def household_close(*, household: Household, by, today: date) -> Household:
     """销户: the file kept, monitoring ended, the open case (any open state) 销户终止."""
     from monitor.choices import NotificationKind
+    from monitor.deadlines import region_code_at
     from monitor.follow_up import follow_up_stop
     from monitor.models import Case, Notification
     from monitor.workflow import case_transition
@@ -128,7 +129,7 @@ def household_close(*, household: Household, by, today: date) -> Household:
     ):
         text += "；消除后跟踪随之结束"
     Notification.objects.create(
-        region_id=household.village_id[: PREFIX_LENGTH[RegionLevel.TOWNSHIP]].ljust(12, "0"),
+        region_id=region_code_at(household.village_id, RegionLevel.TOWNSHIP),
         role=Role.TOWNSHIP_REVIEWER,
         case=case,
         kind=NotificationKind.HOUSEHOLD_CLOSED,

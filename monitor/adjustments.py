@@ -21,7 +21,7 @@ from rest_framework import status as http
 
 from accounts import policy
 from accounts.choices import Role
-from households.choices import PREFIX_LENGTH, RegionLevel
+from households.choices import RegionLevel
 from monitor.choices import (
     RISK_TYPE_LABELS,
     AdjustmentStatus,
@@ -29,6 +29,7 @@ from monitor.choices import (
     NotificationKind,
     Status,
 )
+from monitor.deadlines import region_code_at
 from monitor.engine import WorkflowError
 from monitor.models import Case, CaseAdjustment, MonthlyVisit, Notification
 from monitor.rules import category_problems, risk_problems
@@ -95,10 +96,6 @@ def _clean_codes(risk_codes) -> list[str]:
     if not isinstance(risk_codes, list | tuple) or not all(isinstance(c, str) for c in risk_codes):
         raise ValidationError({"risk_codes": '风险类型应为代码列表，如 ["01", "07"]'})
     return [code.strip() for code in risk_codes]
-
-
-def _township_of(village_code: str) -> str:
-    return village_code[: PREFIX_LENGTH[RegionLevel.TOWNSHIP]].ljust(12, "0")
 
 
 def describe(values: dict) -> str:
@@ -170,7 +167,7 @@ def adjustment_propose(
         ) from None
     household = case.household
     Notification.objects.create(
-        region_id=_township_of(household.village_id),
+        region_id=region_code_at(household.village_id, RegionLevel.TOWNSHIP),
         role=Role.TOWNSHIP_REVIEWER,
         case=case,
         kind=NotificationKind.ADJUSTMENT,

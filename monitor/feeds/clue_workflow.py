@@ -16,6 +16,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from accounts.choices import Role
+from households.choices import PREFIX_LENGTH, RegionLevel
 from households.models import Household
 from monitor.choices import (
     CLOSED_STATUSES,
@@ -26,7 +27,7 @@ from monitor.choices import (
     ClueStatus,
     NotificationKind,
 )
-from monitor.deadlines import add_workdays
+from monitor.deadlines import add_workdays, region_code_at
 from monitor.engine import Machine, Step
 from monitor.feeds.indicators import risk_codes_for
 from monitor.models import Case, Clue, ClueTransition, DispatchRound, Notification
@@ -38,11 +39,6 @@ CASE_CHANNEL = {
     ClueChannel.DATA_SCREENING: Channel.DEPARTMENT_WARNING,
     ClueChannel.SELF_APPLICATION: Channel.SELF_APPLICATION,
 }
-COUNTY_DIGITS = 6
-
-
-def county_of(village_code: str) -> str:
-    return village_code[:COUNTY_DIGITS].ljust(12, "0")
 
 
 def suggested_risk_codes(clue: Clue) -> list[str]:
@@ -102,10 +98,10 @@ def _on_dispatched(clue: Clue, today: date, ctx: dict) -> None:
     # The last clue of its round sent down one by one: the round is dispatched too. A
     # conditional update, not a lock on the round, so it never waits on a whole-round
     # dispatch that holds this clue (that one locks the clues first, then the round).
-    county = county_of(clue.village_id)
+    county = region_code_at(clue.village_id, RegionLevel.COUNTY)
     pending = Clue.objects.filter(
         source_batch_id=OuterRef("batch_id"),
-        village__code__startswith=county[:COUNTY_DIGITS],
+        village__code__startswith=county[: PREFIX_LENGTH[RegionLevel.COUNTY]],
         status=ClueStatus.PENDING_DISPATCH,
     ).exclude(pk=clue.pk)
     DispatchRound.objects.filter(

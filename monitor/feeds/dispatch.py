@@ -26,7 +26,7 @@ from accounts.choices import Role
 from households.choices import PREFIX_LENGTH, RegionLevel
 from households.models import Region
 from monitor.choices import NotificationKind
-from monitor.deadlines import add_workdays
+from monitor.deadlines import add_workdays, region_code_at
 from monitor.engine import WorkflowError
 from monitor.models import DispatchRound, Notification, RegionPolicy
 from monitor.regional import COUNTY_RULES, DEFAULTS, field_chain, region_chain
@@ -39,7 +39,6 @@ def sql_now():
 
 
 COUNTY_DIGITS = PREFIX_LENGTH[RegionLevel.COUNTY]
-TOWNSHIP_DIGITS = PREFIX_LENGTH[RegionLevel.TOWNSHIP]
 CLUE_RULES = COUNTY_RULES
 
 
@@ -252,7 +251,7 @@ def _tell_villages_and_townships(dispatch_round, per_village: dict, due_by_villa
     per_township = defaultdict(int)
     notes = []
     for village, count in per_village.items():
-        per_township[village[:TOWNSHIP_DIGITS].ljust(12, "0")] += count
+        per_township[region_code_at(village, RegionLevel.TOWNSHIP)] += count
         notes.append(
             Notification(
                 region_id=village,
