@@ -59,6 +59,12 @@ class Decision:
 ALLOWED = Decision(True)
 
 
+def out_of_scope() -> PolicyDenied:
+    """The refusal of an object outside the user's region: a 404 that never confirms it
+    exists."""
+    return PolicyDenied(Decision(False, OUT_OF_SCOPE, http.HTTP_404_NOT_FOUND))
+
+
 @dataclass(frozen=True)
 class Rule:
     action: str

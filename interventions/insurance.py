@@ -21,14 +21,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
-from rest_framework import status as http
 
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
 from accounts.policy import (
-    OUT_OF_SCOPE,
-    Decision,
-    PolicyDenied,
+    out_of_scope,
     require,
 )
 from accounts.scope import region_prefix_of
@@ -245,7 +242,7 @@ def insurance_policy_save(
             InsurancePolicy.objects.select_for_update().filter(pk=insurance_policy.pk).first()
         )
         if insurance_policy is None:
-            raise _not_found()
+            raise out_of_scope()
         require(by, INSURANCE_MANAGE, insurance_policy)
     if region is None:
         raise ValidationError({"region": "请选择投保区划"})
@@ -331,10 +328,6 @@ _ENROL = """INSERT INTO {table} (policy_id, household_id, enrolled_on, recorded_
     ON CONFLICT (policy_id, household_id) DO NOTHING"""
 
 
-def _not_found() -> PolicyDenied:
-    return PolicyDenied(Decision(False, OUT_OF_SCOPE, http.HTTP_404_NOT_FOUND))
-
-
 @transaction.atomic
 def insurance_enrol(
     *,
@@ -357,7 +350,7 @@ def insurance_enrol(
     # region (insurance_policy_save, which locks it too) is seen whole or not at all.
     insurance = InsurancePolicy.objects.select_for_update().filter(pk=insurance.pk).first()
     if insurance is None:
-        raise _not_found()
+        raise out_of_scope()
     if household is not None:
         if not household.village_id.startswith(Region.prefix_of_code(insurance.region_id)):
             raise ValidationError({"policy": "该户不在此防贫保险的投保区划内"})
@@ -369,7 +362,7 @@ def insurance_enrol(
         insured = Region.prefix_of_code(insurance.region_id)
         # Neither region inside the other: the policy is not the user's to enrol.
         if prefix is None or not (prefix.startswith(insured) or insured.startswith(prefix)):
-            raise _not_found()
+            raise out_of_scope()
         prefix = max(prefix, insured, key=len)
     if enrolled_on > today:
         raise ValidationError({"enrolled_on": "参保日期不能晚于今天"})

@@ -16,7 +16,6 @@ from decimal import Decimal
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, Q, QuerySet
-from rest_framework import status as http
 
 from accounts import policy
 from accounts.audit import audit_record
@@ -192,17 +191,13 @@ def department_key_issue(*, by, department: Department, name: str) -> tuple[ApiT
     return token, raw
 
 
-def _not_found() -> policy.PolicyDenied:
-    return policy.PolicyDenied(policy.Decision(False, policy.OUT_OF_SCOPE, http.HTTP_404_NOT_FOUND))
-
-
 @transaction.atomic
 def department_key_revoke(*, by, department: Department, token: ApiToken) -> ApiToken:
     policy.require(by, DEPARTMENT_MANAGE, department)
     # Locked and re-read: of two people revoking at once, one revokes, one is told.
     token = ApiToken.objects.select_for_update().filter(pk=token.pk).first()
     if token is None or token.user_id != department.account_id:
-        raise _not_found()
+        raise policy.out_of_scope()
     if token.revoked_at is not None:
         raise ValidationError({NON_FIELD_ERRORS: "该密钥已吊销"})
     token.revoke()
