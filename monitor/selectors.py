@@ -51,17 +51,23 @@ def cases_for(user, today: date):
         .prefetch_related(
             "risks",
             Prefetch("deadlines", queryset=Deadline.objects.order_by("due_on")),
-            # The policy's guard of the adjustment steps reads it for every case in
-            # monitoring (monitor.adjustments.pending_adjustment): one query for the page.
-            Prefetch(
-                "adjustments",
-                queryset=CaseAdjustment.objects.filter(
-                    status=AdjustmentStatus.PROPOSED
-                ).select_related("monthly_visit"),
-                to_attr="proposed_adjustments",
-            ),
         )
         .annotate(head_name=Subquery(heads.values("name")[:1]), is_overdue=Exists(late))
+    )
+
+
+def with_pending_adjustments(cases):
+    """For lists that show each case's possible steps: the policy's guard of the
+    adjustment steps reads the pending proposal of every case in monitoring
+    (monitor.adjustments.pending_adjustment) — one query for the page, not one a case."""
+    return cases.prefetch_related(
+        Prefetch(
+            "adjustments",
+            queryset=CaseAdjustment.objects.filter(status=AdjustmentStatus.PROPOSED).select_related(
+                "monthly_visit"
+            ),
+            to_attr="proposed_adjustments",
+        )
     )
 
 

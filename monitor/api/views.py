@@ -43,7 +43,12 @@ from monitor.api.serializers import (
 from monitor.feeds.selectors import case_warnings
 from monitor.filters import CaseFilter
 from monitor.follow_up import follow_up_visit_record, follow_up_visits_of
-from monitor.selectors import cases_for, notice_list, overdue_items_for
+from monitor.selectors import (
+    cases_for,
+    notice_list,
+    overdue_items_for,
+    with_pending_adjustments,
+)
 from monitor.workflow import case_transition
 
 ERRORS = {
@@ -158,7 +163,9 @@ class CaseViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Rea
     )
 
     def get_queryset(self):
-        return cases_for(self.request.user, timezone.localdate()).order_by("-found_on", "-id")
+        cases = cases_for(self.request.user, timezone.localdate()).order_by("-found_on", "-id")
+        # Each case is serialised with its possible steps (`actions`).
+        return with_pending_adjustments(cases)
 
     def get_serializer_class(self):
         if self.action == "retrieve":
