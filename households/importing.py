@@ -38,7 +38,7 @@ from households.choices import (
 from households.idnumber import IdNumberError, parse_id_number
 from households.models import Household, Member, Region, RegistryImport
 from households.services import household_number_problem, normalise_phone
-from households.tabular import Table, TableRow, TabularError, read_table
+from sheets.reading import Table, TableRow, TabularError, read_table
 
 CHUNK = 2000
 MAX_STORED_ERRORS = 1000

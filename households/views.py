@@ -23,13 +23,13 @@ from households.importing import registry_import_upload
 from households.models import Household, IncomeRecord, Member, RegistryImport
 from households.selectors import households_for, search_households
 from households.services import REVEALABLE_FIELDS, income_record_save, member_reveal
-from households.tabular import TabularError
 from interventions.insurance import insurance_timeline
 from interventions.models import MeasureRecord
 from interventions.pages import household_insurance_context
 from monitor.choices import CLOSED_STATUSES
 from monitor.models import Case, HomeVisit, MonthlyVisit
 from monitor.selectors import household_timeline
+from sheets.reading import TabularError
 
 # The API's reveal throttle, applied per user on the page too (settings: "reveal").
 REVEAL_LIMIT = int(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["reveal"].split("/")[0])

@@ -35,7 +35,7 @@ from households.importing import registry_import_upload
 from households.life import member_life_status_record
 from households.models import IncomeRecord, MonitoringLine, Region, RegistryImport
 from households.selectors import households_for, members_for
-from households.tabular import TabularError
+from sheets.reading import TabularError
 
 ERRORS = {
     400: OpenApiResponse(description="输入有误：detail 为中文说明，errors 按字段列出原因"),

@@ -20,7 +20,6 @@ from households.choices import LifeStatus, RegionLevel
 from households.idnumber import IdNumberError, parse_id_number
 from households.models import Member, Region
 from households.services import normalise_phone
-from households.tabular import strip_control
 from monitor.choices import (
     CLOSED_STATUSES,
     RISK_TYPE_LABELS,
@@ -32,6 +31,7 @@ from monitor.choices import (
 )
 from monitor.models import Case, Clue, SelfApplication
 from monitor.regional import local_rule
+from sheets.reading import strip_control
 
 
 def _plain(value) -> str:

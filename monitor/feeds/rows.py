@@ -16,8 +16,8 @@ from operator import itemgetter
 
 from households import pii
 from households.idnumber import IdNumberError, ListIdChecker, mask_id_number
-from households.tabular import TabularError, read_table, strip_control
 from monitor.choices import RowOutcome
+from sheets.reading import TabularError, read_table, strip_control
 
 COLUMNS = {
     "name": ["姓名", "name"],

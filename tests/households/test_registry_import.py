@@ -6,7 +6,7 @@ from django.db import connection
 from accounts.models import AuditEvent
 from households.importing import registry_import
 from households.models import Household, Member, RegistryImport
-from households.tabular import TabularError
+from sheets.reading import TabularError
 from tests.conftest import VILLAGE_A, VILLAGE_C, sample_path
 from tests.factories import make_id_number
 

@@ -8,7 +8,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from households import pii
-from households.tabular import read_table
 from monitor.feeds.rows import (
     COLUMNS,
     REQUIRED,
@@ -18,6 +17,7 @@ from monitor.feeds.rows import (
     parse_amount,
     parse_date,
 )
+from sheets.reading import read_table
 
 TODAY = date(2026, 11, 25)
 ID = "630121198710020016"

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from households.importing import registry_import
 from households.models import RegistryImport
-from households.tabular import TabularError
+from sheets.reading import TabularError
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from households.services import regions_load_csv
-from households.tabular import TabularError, decode_csv_bytes
+from sheets.reading import TabularError, decode_csv_bytes
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""Tests for households.tabular: reading uploaded CSV/XLSX lists without Django."""
+"""Tests for sheets.reading: reading uploaded CSV/XLSX lists without Django."""
 
 import io
 import zipfile
@@ -8,8 +8,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from households import tabular
-from households.tabular import (
+from sheets import reading
+from sheets.reading import (
     Table,
     TableRow,
     TabularError,
@@ -610,4 +610,4 @@ def test_tabular_error_pickles():
     ],
 )
 def test_cell_text(value, text):
-    assert tabular._cell_text(value) == text
+    assert reading._cell_text(value) == text
