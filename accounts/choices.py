@@ -7,6 +7,9 @@ class Role(models.TextChoices):
     VILLAGE_CADRE = "village_cadre", "村干部"
     TOWNSHIP_REVIEWER = "township_reviewer", "乡镇审核人"
     COUNTY_APPROVER = "county_approver", "县级审定人"
+    # 市、省级（或县级统计口）: reads the figures and monthly reports of its region; sees no
+    # people lists and exports no work sheets.
+    STATISTICS_VIEWER = "statistics_viewer", "统计查看人"
     DEPARTMENT = "department", "行业部门（接口）"
     AUDITOR = "auditor", "审计管理员"
     ADMIN = "admin", "系统管理员"
@@ -19,6 +22,9 @@ ROLE_LEVEL = {
     Role.COUNTY_APPROVER: RegionLevel.COUNTY,
 }
 PEOPLE_ROLES = frozenset(ROLE_LEVEL)
+# Who reads the report figures (aggregates, no people) and at which region levels.
+REPORT_ROLES = PEOPLE_ROLES | {Role.STATISTICS_VIEWER}
+STATISTICS_LEVELS = frozenset({RegionLevel.PROVINCE, RegionLevel.CITY, RegionLevel.COUNTY})
 
 # Who may ask to see a full ID or phone number (always with a reason, always audited, and
 # rate-limited): the cadre at the door, and the township and county staff who check files.
@@ -37,3 +43,4 @@ class AuditAction(models.TextChoices):
     TOKEN_ISSUED = "token_issued", "签发接口密钥"
     TOKEN_REVOKED = "token_revoked", "吊销接口密钥"
     SPOT_CHECK_DRAW = "spot_check.draw", "县级抽查抽取"
+    EXPORT = "export", "导出台账"

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from accounts.choices import ROLE_LEVEL, AuditAction, Role
+from accounts.choices import ROLE_LEVEL, STATISTICS_LEVELS, AuditAction, Role
 from households.choices import RegionLevel
 
 
@@ -37,6 +37,10 @@ class User(AbstractUser):
                 expected = RegionLevel(level).label
                 message = f"{self.get_role_display()}的所属区划应为{expected}级。"
                 raise ValidationError({"region": message})
+        if self.role == Role.STATISTICS_VIEWER and (
+            self.region is None or self.region.level not in STATISTICS_LEVELS
+        ):
+            raise ValidationError({"region": "统计查看人的所属区划应为省、市或县级。"})
 
 
 def _hash_token(raw: str) -> str:

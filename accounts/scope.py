@@ -7,7 +7,7 @@ auditors, administrators and users without a region get None, meaning no rows at
 
 from django.db import models
 
-from accounts.choices import PEOPLE_ROLES
+from accounts.choices import PEOPLE_ROLES, REPORT_ROLES
 
 
 def region_prefix_of(user) -> str | None:
@@ -16,6 +16,18 @@ def region_prefix_of(user) -> str | None:
     if user.role not in PEOPLE_ROLES or user.region_id is None:
         return None
     # From the code alone: scoping a request costs no query.
+    from households.models import Region
+
+    return Region.prefix_of_code(user.region_id)
+
+
+def report_prefix_of(user) -> str | None:
+    """The region whose figures (counts, never people) a user may read: people roles read
+    their own region, statistics viewers (市、省级) theirs. None: no figures at all."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    if user.role not in REPORT_ROLES or user.region_id is None:
+        return None
     from households.models import Region
 
     return Region.prefix_of_code(user.region_id)

@@ -1,5 +1,6 @@
-"""Models of the monitor app, split by sub-domain: cases (监测对象 and their records) and
-feeds (department warning batches, their rows and the clues they raise)."""
+"""Models of the monitor app, split by sub-domain: cases (监测对象 and their records),
+feeds (department warning batches, their rows and the clues they raise) and reports
+(exports and monthly reports)."""
 
 from monitor.models.cases import (
     Announcement,
@@ -29,6 +30,7 @@ from monitor.models.feeds import (
     WarningBatch,
     WarningRow,
 )
+from monitor.models.reports import ExportJob, MonthlyReport
 
 __all__ = [
     "Announcement",
@@ -46,7 +48,9 @@ __all__ = [
     "Deadline",
     "Department",
     "DispatchRound",
+    "ExportJob",
     "HomeVisit",
+    "MonthlyReport",
     "MonthlyVisit",
     "Notification",
     "PublicNotice",

@@ -1,0 +1,93 @@
+"""Reports: work-sheet exports (台账导出) and the counties' monthly reports (月报告)."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class ExportJob(models.Model):
+    """导出任务: one Excel work sheet asked for by a user, built by a Celery job that reports
+    its progress; the file is kept until `expires_at`, then removed. The id is random so a
+    download link cannot be guessed, and only its owner may fetch it."""
+
+    class Kind(models.TextChoices):
+        LEDGER = "ledger", "监测对象台账"
+        REGISTRY = "registry", "农户成员花名册"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "排队中"
+        RUNNING = "running", "生成中"
+        DONE = "done", "已完成"
+        FAILED = "failed", "生成失败"
+        EXPIRED = "expired", "已过期"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField("台账类型", max_length=16, choices=Kind.choices)
+    region = models.ForeignKey(
+        "households.Region", verbose_name="导出区划", on_delete=models.PROTECT, related_name="+"
+    )
+    as_of = models.DateField("统计截止日期")
+    # 完整身份证号: only with a reason, and audited (accounts.audit).
+    full_ids = models.BooleanField("导出完整身份证号", default=False)
+    reason = models.CharField("导出理由", max_length=300, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="申请人",
+        on_delete=models.PROTECT,
+        related_name="export_jobs",
+    )
+    state = models.CharField("状态", max_length=16, choices=State.choices, default=State.QUEUED)
+    rows_total = models.PositiveIntegerField("总行数", null=True, blank=True)
+    rows_done = models.PositiveIntegerField("已写行数", default=0)
+    file_name = models.CharField("文件名", max_length=200, blank=True)
+    size_bytes = models.PositiveBigIntegerField("文件大小", null=True, blank=True)
+    error = models.CharField("错误", max_length=300, blank=True)
+    created_at = models.DateTimeField("申请时间", auto_now_add=True)
+    started_at = models.DateTimeField("开始时间", null=True, blank=True)
+    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+    expires_at = models.DateTimeField("下载截止时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "导出任务"
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["requested_by", "created_at"], name="export_owner"),
+            models.Index(fields=["state", "expires_at"], name="export_expiry"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.region_id} {self.as_of}"
+
+
+class MonthlyReport(models.Model):
+    """月报告: a county's figures as of the last day of a month, generated on the 1st of the
+    next month (Celery beat) and kept unchanged, so a later correction of the data does not
+    rewrite what was reported."""
+
+    county = models.ForeignKey(
+        "households.Region", verbose_name="县", on_delete=models.PROTECT, related_name="+"
+    )
+    month = models.DateField("月份", help_text="该月1日")
+    as_of = models.DateField("统计截止日期")
+    figures = models.JSONField("统计数据")
+    generated_at = models.DateTimeField("生成时间", auto_now_add=True)
+    generated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="生成人",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="空：定时任务生成",
+    )
+
+    class Meta:
+        verbose_name = verbose_name_plural = "月报告"
+        ordering = ["-month", "county_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["county", "month"], name="one_report_per_county_month")
+        ]
+
+    def __str__(self):
+        return f"{self.county_id} {self.month:%Y-%m}"
