@@ -15,6 +15,8 @@ AREAS = [
     ("下发批次", "round-list-page", "rounds.read"),
     ("部门名单", "batch-list-page", "batches.read"),
     ("公示名单", "notice-list-page", "registry.read"),
+    ("统计报表", "report-home-page", "report.read"),
+    ("台账导出", "export-list-page", "report.export"),
     ("管理", "manage-home", "department.manage"),
 ]
 

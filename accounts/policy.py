@@ -23,8 +23,8 @@ from django.apps import apps
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from rest_framework import status as http
 
-from accounts.choices import REVEAL_ROLES, Role
-from accounts.scope import region_prefix_of
+from accounts.choices import REPORT_ROLES, REVEAL_ROLES, Role
+from accounts.scope import region_prefix_of, report_prefix_of
 from config.errors import DomainError
 
 V, T, C, D, A, ADMIN = (
@@ -73,7 +73,8 @@ class Rule:
     role_message: str
     # The object the action is taken on: "case", "clue", "household", "member", "measure",
     # "round" (a county's 下发批次), "region_record" (departments, thresholds, lines:
-    # anything with a region_id), or None.
+    # anything with a region_id), "report_region" (the households.Region a report or an
+    # export covers), or None.
     target: str | None = None
     # Returns why the object's state refuses the action, or None when it allows it.
     state: Callable[[object], str | None] | None = None
@@ -436,6 +437,32 @@ def rules() -> dict[str, Rule]:
             frozenset({ADMIN}),
             "仅系统管理员可维护信息比对事项。",
         ),
+        # 统计报表: figures are counts (no people), so statistics viewers of a city or the
+        # province read them too.
+        Rule(
+            "report.read",
+            "查看统计报表",
+            REPORT_ROLES,
+            "您的角色无权查看统计报表。",
+            target="report_region",
+        ),
+        # 台账导出: people roles export the work sheets of their region or one inside it;
+        # the full ID numbers only for the roles that may reveal them (with a reason,
+        # audited). Statistics viewers, in scope by their reports, are refused by role.
+        Rule(
+            "report.export",
+            "导出台账",
+            PEOPLE,
+            "您的角色无权导出台账（台账含个人信息，统计查看人只能查看汇总数据）",
+            target="report_region",
+        ),
+        Rule(
+            "report.export_full_ids",
+            "导出完整身份证号",
+            REVEAL_ROLES,
+            "您的角色无权导出完整身份证号",
+            target="report_region",
+        ),
         Rule("audit.read", "查看审计日志", frozenset({A}), "仅审计管理员可查看审计日志。"),
         Rule("users.manage", "管理用户账号", frozenset({ADMIN}), "仅系统管理员可管理用户账号。"),
     ]
@@ -512,6 +539,8 @@ def region_code_of(obj) -> str:
         return obj.county_id
     if label == "interventions.MeasureRecord":
         return obj.case.household.village_id
+    if label == "households.Region":
+        return obj.code
     region_id = getattr(obj, "region_id", None)
     if region_id is None:
         raise LookupError(f"{label} has no region")
@@ -527,6 +556,8 @@ def scope_prefix(user, action: str) -> str | None:
         return ""
     if rule.target == "region_record":
         return _admin_prefix(user)
+    if rule.target == "report_region":
+        return report_prefix_of(user)
     return region_prefix_of(user)
 
 

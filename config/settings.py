@@ -235,6 +235,7 @@ SPECTACULAR_SETTINGS = {
         "RowOutcomeEnum": "monitor.choices.RowOutcome",
         "RiskTypeEnum": "monitor.choices.RISK_TYPES",
         "VisitKindEnum": "monitor.choices.VisitKind",
+        "ExportKindEnum": "monitor.models.ExportJob.Kind",
     },
 }
 
@@ -261,6 +262,14 @@ CELERY_BEAT_SCHEDULE = {
     },
     "sweep-waiting-batches": {"task": "monitor.sweep_waiting_batches", "schedule": 60.0},
     "sweep-deadlines": {"task": "monitor.sweep_deadlines", "schedule": 3600.0},
+    # Export files past their expiry are removed; jobs whose worker died are failed.
+    "expire-exports": {"task": "monitor.exports_expire", "schedule": 900.0},
+    "monthly-reports": {
+        "task": "monitor.generate_monthly_reports",
+        # Just after midnight every day: on the 1st it makes last month's reports; on the
+        # other days it finds them made (or makes them, if beat was down on the 1st).
+        "schedule": crontab(minute=10, hour=0),
+    },
     "monthly-visits": {
         "task": "monitor.flag_missing_monthly_visits",
         # Daily: the job looks at the previous month and raises each flag once.
@@ -322,6 +331,11 @@ MONITOR = {
     # False: department and screening clues wait for the county to dispatch them (下发批次);
     # True: they go straight to the villages. Counties may choose otherwise (RegionPolicy).
     "CLUE_AUTO_DISPATCH": env_bool("MONITOR_CLUE_AUTO_DISPATCH", False),
+    # 台账导出: hours a finished file can be downloaded; exports one user may have waiting
+    # or running at once; minutes after which a job that never finished is failed.
+    "EXPORT_TTL_HOURS": env_int("MONITOR_EXPORT_TTL_HOURS", 24),
+    "EXPORT_MAX_ACTIVE": env_int("MONITOR_EXPORT_MAX_ACTIVE", 2),
+    "EXPORT_STALE_MINUTES": env_int("MONITOR_EXPORT_STALE_MINUTES", 60),
 }
 
 # Department warning lists: a list of a million rows as CSV is about 60 MB.

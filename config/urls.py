@@ -9,10 +9,12 @@ from accounts.forms import LoginForm
 from households.api import views as household_api
 from interventions.api import insurance as insurance_api
 from interventions.api import views as interventions_api
+from monitor.api import exports as exports_api
 from monitor.api import feeds as feeds_api
 from monitor.api import follow_up as follow_up_api
 from monitor.api import identification as identification_api
 from monitor.api import region_policies as region_policies_api
+from monitor.api import reports as reports_api
 from monitor.api import views as monitor_api
 from monitor.pages import identification as identification_pages
 from monitor.views import self_application_page
@@ -56,6 +58,8 @@ router.register(
     "insurance-enrolments", insurance_api.InsuranceEnrolmentViewSet, basename="insurance-enrolment"
 )
 router.register("insurance-claims", insurance_api.InsuranceClaimViewSet, basename="insurance-claim")
+router.register("reports/monthly", reports_api.MonthlyReportViewSet, basename="monthly-report")
+router.register("exports", exports_api.ExportJobViewSet, basename="export")
 router.register(
     "measure-categories", interventions_api.MeasureCategoryViewSet, basename="measure-category"
 )
@@ -77,12 +81,15 @@ urlpatterns = [
     # The web application: one module of routes per area.
     path("", include("accounts.page_urls")),
     path("", include("monitor.pages.urls")),
+    path("", include("monitor.pages.report_urls")),
+    path("", include("monitor.pages.export_urls")),
     path("", include("households.page_urls")),
     path("", include("monitor.pages.clue_urls")),
     path("", include("interventions.page_urls")),
     path("manage/", include("monitor.pages.administration_urls")),
     path("admin/", admin.site.urls),
     path("api/me/", MeView.as_view(), name="me"),
+    path("api/reports/figures/", reports_api.ReportFiguresView.as_view(), name="report-figures"),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

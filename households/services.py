@@ -223,6 +223,11 @@ def household_update(*, household: Household, by=None, **fields) -> Household:
     household.full_clean()
     _check_village(household)
     household.save()
+    if "village" in fields or "village_id" in fields:
+        # Cases keep their household's village for region scope (monitor.models.Case).
+        from monitor.models import Case
+
+        Case.objects.filter(household=household).update(village_id=household.village_id)
     audit_record(
         actor=by, action=AuditAction.UPDATE, obj=household, detail={"fields": sorted(fields)}
     )

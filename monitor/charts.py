@@ -47,3 +47,29 @@ def bar_chart(labels: list[str], series: list[tuple[str, list[int]]], height: in
         )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every text in it is escaped above
+
+
+def share_chart(rows: list[tuple[str, int]], whole: int | None = None, unit: str = "户") -> str:
+    """Horizontal bars, one per row, each with its count and its share of `whole` (the sum of
+    the rows when not given: for risk types, where one household has several, pass the
+    households so the shares read as 'of the households'). Returns SVG markup."""
+    total = whole if whole is not None else sum(value for _, value in rows)
+    peak = max([value for _, value in rows] + [1])
+    row_h, label_w, width = 22, 96, 360
+    bar_room = width - label_w - 92
+    height = row_h * max(len(rows), 1) + 4
+    parts = [f'<svg viewBox="0 0 {width} {height}" role="img" xmlns="http://www.w3.org/2000/svg">']
+    for index, (label, value) in enumerate(rows):
+        y = 2 + index * row_h
+        bar_w = bar_room * value / peak
+        share = f"{value / total:.1%}" if total else "—"
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y + 15}" font-size="12" text-anchor="end" '
+            f'fill="#1f2933">{escape(label)}</text>'
+            f'<rect x="{label_w}" y="{y + 4}" width="{bar_w:.1f}" height="{row_h - 8}" '
+            f'fill="{PALETTE[1]}"><title>{escape(label)}：{value} {unit}（{share}）</title></rect>'
+            f'<text x="{label_w + bar_w + 4:.1f}" y="{y + 15}" font-size="11" '
+            f'fill="#6b7785">{value} · {share}</text>'
+        )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - every text in it is escaped above

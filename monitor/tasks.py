@@ -20,6 +20,15 @@ def sweep_deadlines(today: str | None = None) -> dict:
     }
 
 
+@shared_task(name="monitor.generate_monthly_reports")
+def generate_monthly_reports(today: str | None = None) -> dict:
+    """月报告: last month's report of every county, once (kept as generated)."""
+    from monitor.reports.monthly import monthly_reports_generate
+
+    day = date.fromisoformat(today) if today else timezone.localdate()
+    return monthly_reports_generate(today=day)
+
+
 @shared_task(name="monitor.flag_missing_monthly_visits")
 def flag_missing_monthly_visits(month: str | None = None) -> dict:
     """Default: the month before today (run early each month)."""

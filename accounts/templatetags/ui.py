@@ -61,3 +61,11 @@ def days_late(due_on, today) -> int:
     if not due_on or not today:
         return 0
     return max((today - due_on).days, 0)
+
+
+@register.filter
+def percent(value) -> str:
+    """A rate (0.6933) as a percentage with one decimal (69.3%); no rate is a dash."""
+    if value is None or value == "":
+        return "—"
+    return f"{float(value):.1%}"

@@ -31,7 +31,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from households.choices import PREFIX_LENGTH, LifeStatus, RegionLevel
-from households.models import Member, Region
+from households.models import Region
 from interventions.models import MeasureCategory, MeasureRecord
 from monitor.choices import (
     RISK_TYPE_LABELS,
@@ -149,7 +149,7 @@ def _case_facts(prefix: str, as_of: date) -> list[CaseFact]:
         .values_list(
             "id",
             "household_id",
-            "household__village_id",
+            "village_id",
             "category",
             "main_risk",
             "channel",
@@ -190,7 +190,7 @@ def _case_facts(prefix: str, as_of: date) -> list[CaseFact]:
 
 def _attach_risks_and_adjustments(facts: dict[int, CaseFact], prefix: str, as_of: date) -> None:
     for case_id, code in (
-        CaseRisk.objects.filter(case__household__village__code__startswith=prefix)
+        CaseRisk.objects.filter(case__village__code__startswith=prefix)
         .values_list("case_id", "code")
         .order_by()
         .iterator(chunk_size=10000)
@@ -201,7 +201,7 @@ def _attach_risks_and_adjustments(facts: dict[int, CaseFact], prefix: str, as_of
     # 动态调整 confirmed after the day: the first of them kept the values of the day.
     later = (
         CaseAdjustment.objects.filter(
-            case__household__village__code__startswith=prefix,
+            case__village__code__startswith=prefix,
             status="confirmed",
             decided_at__gte=day_end(as_of),
         )
@@ -221,9 +221,7 @@ def _attach_risks_and_adjustments(facts: dict[int, CaseFact], prefix: str, as_of
 
 def _attach_measures(facts: dict[int, CaseFact], prefix: str, as_of: date) -> None:
     for case_id, code in (
-        MeasureRecord.objects.filter(
-            case__household__village__code__startswith=prefix, start_on__lte=as_of
-        )
+        MeasureRecord.objects.filter(case__village__code__startswith=prefix, start_on__lte=as_of)
         .values_list("case_id", "category__code")
         .distinct()
         .order_by()
@@ -235,15 +233,18 @@ def _attach_measures(facts: dict[int, CaseFact], prefix: str, as_of: date) -> No
 
 
 def _people(prefix: str, as_of: date) -> dict[int, int]:
-    """Members on the register at the end of the day, per household that has a case."""
-    with_case = Case.objects.filter(household_id=OuterRef("household_id"))
-    gone = Q(life_status_on__lte=as_of) & ~Q(life_status=LifeStatus.IN_REGISTER)
+    """Members on the register at the end of the day, per household that has a case. Read
+    from the cases' side, so a province's households without a case are never scanned."""
+    on_register = Q(household__members__birth_date__lte=as_of) & (
+        Q(household__members__life_status=LifeStatus.IN_REGISTER)
+        | Q(household__members__life_status_on__gt=as_of)
+        | Q(household__members__life_status_on__isnull=True)
+    )
     rows = (
-        Member.objects.inside(prefix)
-        .filter(Exists(with_case), birth_date__lte=as_of)
-        .exclude(gone)
+        Case.objects.inside(prefix)
+        .filter(found_on__lte=as_of)
         .values("household_id")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("household__members", filter=on_register, distinct=True))
         .order_by()
         .values_list("household_id", "n")
     )
@@ -437,7 +438,7 @@ def _overdue(prefix: str, as_of: date) -> dict:
     clues whose verification was due before the day and not fed back by it (the village's)."""
     late_steps = (
         Deadline.objects.filter(
-            case__household__village__code__startswith=prefix,
+            case__village__code__startswith=prefix,
             due_on__lt=as_of,
             case__found_on__lte=as_of,
         )

@@ -421,6 +421,7 @@ def test_the_haidong_table_is_reproduced_from_case_level_data(users):
         [
             Case(
                 household=home,
+                village_id=home.village_id,
                 category=category,
                 channel="cadre_screening",
                 status="cleared" if cleared else "monitoring",

@@ -1,0 +1,40 @@
+"""Which region's figures a user may read, and the day they are asked for."""
+
+from datetime import date
+
+from django.utils import timezone
+
+from accounts import policy
+from config.errors import DomainError
+from households.models import Region
+
+# Figures before the monitoring mechanism existed are not asked for; a bound keeps a typo
+# (0001-01-01) from being read as a request for all of history.
+EARLIEST_AS_OF = date(2016, 1, 1)
+
+
+def parse_as_of(text: str | None) -> date:
+    """The day of the figures: today when not given; a real day, not in the future."""
+    today = timezone.localdate()
+    if not text:
+        return today
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        raise DomainError("统计截止日期格式应为 YYYY-MM-DD，例如 2026-06-30。") from None
+    if day > today:
+        raise DomainError(f"统计截止日期不能晚于今天（{today.isoformat()}）。")
+    if day < EARLIEST_AS_OF:
+        raise DomainError(f"统计截止日期不能早于 {EARLIEST_AS_OF.isoformat()}。")
+    return day
+
+
+def report_region_for(user, code: str | None) -> Region:
+    """The region asked for, if the user may read its figures: the user's own region when
+    none is named; a region outside theirs (or no such code) is the same 404."""
+    code = (code or "").strip() or (user.region_id or "")
+    region = Region.objects.filter(code=code).first() if len(code) == 12 else None
+    if region is None:
+        raise policy.out_of_scope()
+    policy.require(user, "report.read", region)
+    return region
