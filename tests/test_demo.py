@@ -1,10 +1,13 @@
 import io
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from accounts.models import User
 from households.models import Household, Member
+from monitor.demo_history import HISTORY_USERS, NEWEST_FINDING_DAYS
 from monitor.models import Case, Clue, DispatchRound
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +25,10 @@ def test_the_demo_loads_and_loads_again_without_duplicates(
     assert Clue.objects.count() > 0
     # Two lists: the county sent the first one's clues down (下发批次), the second waits.
     assert "已由县级下发到村" in text and "待县级下发" in text
-    rounds = DispatchRound.objects.filter(county_id="630121000000").order_by("batch_id")
+    # This month's two lists (the history's earlier ones: tests/test_demo_history.py).
+    rounds = DispatchRound.objects.filter(
+        county_id="630121000000", batch__batch_key__startswith="演示-医保-"
+    ).order_by("batch_id")
     assert [(r.batch.batch_key, r.dispatched_by_id is not None) for r in rounds] == [
         ("演示-医保-2026-09", True),
         ("演示-医保-2026-10", False),
@@ -31,7 +37,10 @@ def test_the_demo_loads_and_loads_again_without_duplicates(
     assert Clue.objects.filter(status="pending_dispatch", source_batch=rounds[1].batch).exists()
     assert "cun_dongguan" in text and "接口密钥" in text
     assert (Household.objects.count(), Member.objects.count()) == (300, 1081)
-    assert sorted(Case.objects.values_list("status", flat=True)) == [
+    recent = Case.objects.filter(
+        found_on__gt=timezone.localdate() - timedelta(days=NEWEST_FINDING_DAYS)
+    )
+    assert sorted(recent.values_list("status", flat=True)) == [
         "applied",
         "draft",
         "draft",
@@ -40,13 +49,14 @@ def test_the_demo_loads_and_loads_again_without_duplicates(
         "reported",
         "township_approved",
     ]
-    assert User.objects.count() == 7
+    assert User.objects.count() == 7 + len(HISTORY_USERS)
+    cases = Case.objects.count()
     again = io.StringIO()
     call_command("load_demo", stdout=again)
     assert (Household.objects.count(), Member.objects.count(), Case.objects.count()) == (
         300,
         1081,
-        7,
+        cases,
     )
     # The passwords printed the second time are the ones that were set the first time.
     line = next(row for row in again.getvalue().splitlines() if "cun_dongguan" in row)
@@ -73,5 +83,6 @@ def test_every_role_opens_on_a_real_queue_in_the_demo(
     # The county's rounds: one sent, one waiting with its clues in the county's inbox.
     client.force_login(User.objects.get(username="xian_datong"))
     rounds = client.get("/rounds/").content.decode()
-    assert "预警信息下发 1 次" in rounds and "待下发 1 批" in rounds
+    # The history's four earlier lists were sent down too.
+    assert "预警信息下发 5 次" in rounds and "待下发 1 批" in rounds
     assert "待下发的预警线索" in client.get("/clues/").content.decode()

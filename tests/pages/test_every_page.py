@@ -61,6 +61,8 @@ from monitor.models import (
     Consent,
     Department,
     DispatchRound,
+    ExportJob,
+    MonthlyReport,
     Notification,
     RegionPolicy,
     ScreeningThreshold,
@@ -68,20 +70,24 @@ from monitor.models import (
 )
 from monitor.models.feeds import DepartmentKind
 from monitor.regional import region_policy_save
+from monitor.reports.exports import export_request, export_run
+from monitor.reports.monthly import monthly_report_generate
 from monitor.services import case_create, consent_record
 from tests.conftest import COUNTY, OTHER_COUNTY, OTHER_TOWNSHIP, OTHER_VILLAGE, PDF
 from tests.factories import HouseholdFactory, MemberFactory, make_id_number
 
-V, T, C, D, A, ADMIN = (
+V, T, C, D, A, ADMIN, S = (
     Role.VILLAGE_CADRE,
     Role.TOWNSHIP_REVIEWER,
     Role.COUNTY_APPROVER,
     Role.DEPARTMENT,
     Role.AUDITOR,
     Role.ADMIN,
+    Role.STATISTICS_VIEWER,
 )
 EVERYONE = frozenset(Role)
 PEOPLE = frozenset({V, T, C})
+REPORT_READERS = PEOPLE | {S}
 REVIEWERS = frozenset({T, C})
 REGISTRY_EDITORS = frozenset({V, T})
 MANAGERS = frozenset({C, ADMIN})
@@ -192,6 +198,16 @@ ROUTES = {
     "household-insurance-enrol-page": Route("household", PEOPLE),
     "household-insurance-claim-page": Route("household", PEOPLE, refused=frozenset({V})),
     "insurance-claim-pay-page": Route("claim", PEOPLE, refused=frozenset({V})),
+    # 统计报表: figures of the user's region and below (statistics viewers included); the
+    # work sheets list people, so they are the people roles', each job its owner's alone.
+    "report-home-page": Route(None, REPORT_READERS, redirects=REPORT_READERS),
+    "report-page": Route("report_region", REPORT_READERS),
+    "monthly-report-list-page": Route(None, REPORT_READERS),
+    "monthly-report-page": Route("monthly_report", REPORT_READERS),
+    "monthly-report-xlsx-page": Route("monthly_report", REPORT_READERS),
+    "export-list-page": Route(None, PEOPLE),
+    "export-page": Route("export", PEOPLE),
+    "export-download-page": Route("export", PEOPLE),
 }
 SKIPPED = {"login", "logout"}  # and everything under api/ and admin/
 
@@ -217,6 +233,9 @@ class Objects:
     rounds: list = field(default_factory=list)
     insurance_policies: list = field(default_factory=list)
     claims: list = field(default_factory=list)
+    report_regions: list = field(default_factory=list)
+    monthly_reports: list = field(default_factory=list)
+    exports: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -253,6 +272,9 @@ KINDS = {
     "insurance_policy": Kind(("pk",), lambda o: [((p.pk,), p) for p in o.insurance_policies]),
     "claim": Kind(("pk",), lambda o: [((c.pk,), c.enrolment.household) for c in o.claims]),
     "round": Kind(("pk",), lambda o: [((r.pk,), r) for r in o.rounds]),
+    "report_region": Kind(("code",), lambda o: [((r.code,), r) for r in o.report_regions]),
+    "monthly_report": Kind(("pk",), lambda o: [((m.pk,), m.county) for m in o.monthly_reports]),
+    "export": Kind(("pk",), lambda o: [((j.pk,), j) for j in o.exports]),
 }
 
 
@@ -269,6 +291,8 @@ def inside(user, route: Route, scope) -> bool:
     upload is its uploader's alone)?"""
     if route.kind == "registry_import":
         return scope.imported_by_id == user.pk
+    if route.kind == "export":
+        return scope.requested_by_id == user.pk
     if user.role == ADMIN:  # reaches only administration records, which it manages anywhere
         return True
     prefix = Region.prefix_of_code(user.region_id)
@@ -365,6 +389,7 @@ SECOND_COUNTY_USERS = [
     ("xian_huangzhong", C, OTHER_COUNTY),
 ]
 SECOND_DEPARTMENT = "湟中区医疗保障局"  # its machine account's name is generated
+PROVINCE_VIEWER = ("tongji_qinghai", S, "630000000000")  # the province's statistics office
 USERNAMES = [
     "cun_dongguan",
     "cun_xiangyang",
@@ -375,6 +400,7 @@ USERNAMES = [
     "admin",
     *(username for username, _, _ in SECOND_COUNTY_USERS),
     SECOND_DEPARTMENT,
+    PROVINCE_VIEWER[0],
 ]
 
 
@@ -386,7 +412,7 @@ def _second_county(today: date) -> None:
         (OTHER_VILLAGE, "多巴村"),
     ):
         region_create_or_update(code=code, name=name)
-    for username, role, region in SECOND_COUNTY_USERS:
+    for username, role, region in [*SECOND_COUNTY_USERS, PROVINCE_VIEWER]:
         User.objects.create_user(
             username=username, password=None, role=role, region_id=region, first_name=username
         )
@@ -462,6 +488,20 @@ def _second_county(today: date) -> None:
         coverage=InsuranceCoverage.ALL_RURAL,
         trigger_line=Decimal("8000"),
     )
+    # Last month's report of each county, and a ledger export by a user of each county.
+    for code in (COUNTY, OTHER_COUNTY):
+        monthly_report_generate(
+            county=Region.objects.get(code=code), month=(today.replace(day=1) - timedelta(1))
+        )
+    for username, code in (("xian_datong", COUNTY), ("cun_duoba", OTHER_VILLAGE)):
+        job = export_request(
+            by=User.objects.get(username=username),
+            kind="ledger",
+            region=Region.objects.get(code=code),
+            as_of=today,
+        )
+        # The job is queued on commit, which this module's transaction never reaches.
+        export_run(job.pk)
     township = User.objects.get(username="zhen_duoba")
     insurance_enrol(policy=insurance, by=township, household=people["孙八斗"][0])
     insurance_claim_record(
@@ -483,7 +523,13 @@ def _objects() -> Objects:
     """Every case, consent, measure, batch, department and administration record; a clue
     per village and state; the households of the cases and one of every village; an upload
     per uploader and a notification per region."""
-    cases = list(Case.objects.select_related("household").order_by("pk"))
+    # One case per village and state (the demo's two years of history hold many more, and
+    # the pages of a case answer by its region and state, not by which case it is).
+    cases = _first_per(
+        Case.objects.select_related("household").order_by("pk"),
+        lambda c: (c.village_id, c.status),
+    )
+    shown = {case.pk for case in cases}
     households = [case.household for case in cases] + _first_per(
         Household.objects.order_by("pk"), lambda h: h.village_id
     )
@@ -492,8 +538,13 @@ def _objects() -> Objects:
         cases=cases,
         households=_first_per(households, lambda h: h.pk),
         clues=_first_per(Clue.objects.order_by("pk"), lambda c: (c.village_id, c.status)),
-        consents=list(Consent.objects.select_related("case__household").order_by("pk")),
-        measures=list(MeasureRecord.objects.select_related("case__household").order_by("pk")),
+        consents=list(
+            Consent.objects.select_related("case__household").filter(case__in=shown).order_by("pk")
+        ),
+        measures=_first_per(
+            MeasureRecord.objects.select_related("case__household").order_by("pk"),
+            lambda m: (m.case.village_id, m.status),
+        ),
         batches=list(WarningBatch.objects.defer("payload").select_related("department")),
         departments=departments,
         keys=[
@@ -509,6 +560,10 @@ def _objects() -> Objects:
         insurance_policies=list(InsurancePolicy.objects.order_by("pk")),
         claims=list(InsuranceClaim.objects.select_related("enrolment__household").order_by("pk")),
         rounds=list(DispatchRound.objects.order_by("pk")),
+        # The province, each county, and a township and a village of each.
+        report_regions=_first_per(Region.objects.order_by("code"), lambda r: (r.level, r.code[:6])),
+        monthly_reports=list(MonthlyReport.objects.select_related("county").order_by("pk")),
+        exports=list(ExportJob.objects.order_by("created_at")),
     )
 
 
