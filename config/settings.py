@@ -264,6 +264,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-deadlines": {"task": "monitor.sweep_deadlines", "schedule": 3600.0},
     # Export files past their expiry are removed; jobs whose worker died are failed.
     "expire-exports": {"task": "monitor.exports_expire", "schedule": 900.0},
+    "report-facts": {
+        "task": "monitor.rebuild_report_facts",
+        "schedule": crontab(minute=30, hour=2),
+    },
     "monthly-reports": {
         "task": "monitor.generate_monthly_reports",
         # Just after midnight every day: on the 1st it makes last month's reports; on the

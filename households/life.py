@@ -84,9 +84,17 @@ def member_life_status_record(
         detail={"life_status": status, "on": on.isoformat()},
     )
     household = member.household
+    _report_facts_stale(household.pk)
     if not household.members.filter(life_status=LifeStatus.IN_REGISTER).exists():
         household_close(household=household, by=by, today=today)
     return member
+
+
+def _report_facts_stale(household_id: int) -> None:
+    # The people counted in the reports as of each day changed (monitor.reports.facts).
+    from monitor.reports.facts import case_facts_mark_households
+
+    case_facts_mark_households([household_id])
 
 
 def household_close(*, household: Household, by, today: date) -> Household:

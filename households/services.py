@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts import policy
 from accounts.audit import audit_record
@@ -136,6 +137,13 @@ def _check_one_head(member: Member) -> None:
 
 
 @transaction.atomic
+def _report_facts_stale(member: Member) -> None:
+    # The people the reports count in the household changed (monitor.reports.facts).
+    from monitor.reports.facts import case_facts_mark_households
+
+    case_facts_mark_households([member.household_id])
+
+
 def member_create(
     *, household: Household, id_number: str, phone: str = "", by=None, **fields
 ) -> Member:
@@ -146,6 +154,7 @@ def member_create(
     _check_one_head(member)
     member.full_clean(exclude=["id_number_encrypted", "id_number_hash"])
     member.save()
+    _report_facts_stale(member)
     audit_record(actor=by, action=AuditAction.CREATE, obj=member)
     return member
 
@@ -162,6 +171,8 @@ def member_update(
     _check_one_head(member)
     member.full_clean(exclude=["id_number_encrypted", "id_number_hash"])
     member.save()
+    if id_number is not None:
+        _report_facts_stale(member)  # a new ID number is a new birth date
     audit_record(
         actor=by,
         action=AuditAction.UPDATE,
@@ -227,7 +238,9 @@ def household_update(*, household: Household, by=None, **fields) -> Household:
         # Cases keep their household's village for region scope (monitor.models.Case).
         from monitor.models import Case
 
-        Case.objects.filter(household=household).update(village_id=household.village_id)
+        Case.objects.filter(household=household).update(
+            village_id=household.village_id, updated_at=timezone.now()
+        )
     audit_record(
         actor=by, action=AuditAction.UPDATE, obj=household, detail={"fields": sorted(fields)}
     )

@@ -112,6 +112,8 @@ class MeasureRecord(models.Model):
     class Meta:
         verbose_name = verbose_name_plural = "帮扶措施记录"
         ordering = ["case_id", "start_on", "id"]
+        # The report facts are rebuilt for the cases whose measures changed since.
+        indexes = [models.Index(fields=["updated_at"], name="measure_updated")]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="measure_amount_not_negative"),
             models.CheckConstraint(

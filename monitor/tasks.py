@@ -29,6 +29,15 @@ def generate_monthly_reports(today: str | None = None) -> dict:
     return monthly_reports_generate(today=day)
 
 
+@shared_task(name="monitor.rebuild_report_facts")
+def rebuild_report_facts() -> int:
+    """Nightly: every report fact rebuilt from its sources (the reports refresh the changed
+    ones before each read; this catches anything a write path did not mark)."""
+    from monitor.reports.facts import case_facts_refresh
+
+    return case_facts_refresh(full=True)
+
+
 @shared_task(name="monitor.flag_missing_monthly_visits")
 def flag_missing_monthly_visits(month: str | None = None) -> dict:
     """Default: the month before today (run early each month)."""

@@ -30,13 +30,14 @@ from monitor.models.feeds import (
     WarningBatch,
     WarningRow,
 )
-from monitor.models.reports import ExportJob, MonthlyReport
+from monitor.models.reports import CaseFact, ExportJob, MonthlyReport
 
 __all__ = [
     "Announcement",
     "Appraisal",
     "Case",
     "CaseAdjustment",
+    "CaseFact",
     "CaseRisk",
     "CaseTransition",
     "Clue",

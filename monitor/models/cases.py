@@ -134,6 +134,8 @@ class Case(models.Model):
                 fields=["village"], name="case_village_prefix", opclasses=[PREFIX_OPCLASS]
             ),
             models.Index(fields=["status", "category"], name="case_status_category"),
+            # The report facts are rebuilt for the cases changed since their last build.
+            models.Index(fields=["updated_at"], name="case_updated"),
             models.Index(
                 fields=["follow_up_until"],
                 name="case_follow_up",

@@ -26,13 +26,13 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Exists, Min, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from households.choices import PREFIX_LENGTH, LifeStatus, RegionLevel
+from households.choices import PREFIX_LENGTH, RegionLevel
 from households.models import Region
-from interventions.models import MeasureCategory, MeasureRecord
+from interventions.models import MeasureCategory
 from monitor.choices import (
     RISK_TYPE_LABELS,
     Category,
@@ -40,17 +40,16 @@ from monitor.choices import (
     ClearanceKind,
     ClueChannel,
     ClueOutcome,
-    Status,
 )
 from monitor.models import (
-    Case,
     CaseAdjustment,
-    CaseRisk,
+    CaseFact,
     Clue,
     Deadline,
     DispatchRound,
     SelfApplication,
 )
+from monitor.reports.facts import case_facts_refresh
 from monitor.rules import add_months
 
 DEFINITIONS = {
@@ -89,7 +88,7 @@ def _local_day(moment: datetime | None) -> date | None:
 
 
 @dataclass
-class CaseFact:
+class CaseAsOf:
     """One case as it stood at the end of the day."""
 
     id: int
@@ -121,54 +120,47 @@ class CaseFact:
         return self.identified_on is None and not self.closed_before_identification
 
 
-def _case_facts(prefix: str, as_of: date) -> list[CaseFact]:
-    cut = day_end(as_of)
-    step_before_cut = Q(transitions__at__lt=cut)
+def _day(text: str) -> date:
+    return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+
+
+def _case_facts(prefix: str, as_of: date) -> tuple[list[CaseAsOf], dict[int, int]]:
+    """The cases of the region found by the day, as they stood at its end, and the people of
+    each of their households on it — read from the report facts (monitor.reports.facts)."""
     rows = (
-        Case.objects.inside(prefix)
-        .filter(found_on__lte=as_of)
-        .annotate(
-            entered_at=Min(
-                "transitions__at",
-                filter=step_before_cut & Q(transitions__action="county_approve"),
-            ),
-            cleared_at=Min(
-                "transitions__at",
-                filter=step_before_cut & Q(transitions__to_status=Status.CLEARED),
-            ),
-            terminated_at=Min(
-                "transitions__at",
-                filter=step_before_cut & Q(transitions__to_status=Status.TERMINATED),
-            ),
-            dropped_at=Min(
-                "transitions__at",
-                filter=step_before_cut
-                & Q(transitions__to_status__in=[Status.REJECTED, Status.CANCELLED]),
-            ),
-        )
+        CaseFact.objects.filter(village_id__startswith=prefix, found_on__lte=as_of)
         .values_list(
-            "id",
+            "case_id",
             "household_id",
             "village_id",
             "category",
             "main_risk",
             "channel",
             "found_on",
-            "relapse_of_id",
+            "relapse",
             "clearance_kind",
-            "entered_at",
-            "cleared_at",
-            "terminated_at",
-            "dropped_at",
+            "identified_on",
+            "cleared_on",
+            "terminated_on",
+            "dropped_on",
+            "risk_codes",
+            "measure_starts",
+            "people_fixed",
+            "people_dated",
         )
         .order_by()
     )
-    facts = []
-    for row in rows.iterator(chunk_size=5000):
-        entered = _local_day(row[9])
-        terminated = _local_day(row[11])
+    day = f"{as_of:%Y%m%d}"
+    facts, people_of = [], {}
+    for row in rows.iterator(chunk_size=10000):
+        identified = row[9] if row[9] is not None and row[9] <= as_of else None
+        terminated = row[11] if row[11] is not None and row[11] <= as_of else None
+        dropped = row[12] is not None and row[12] <= as_of
+        measures = (
+            {item[:-9] for item in row[14].split(";") if item[-8:] <= day} if row[14] else set()
+        )
         facts.append(
-            CaseFact(
+            CaseAsOf(
                 id=row[0],
                 household_id=row[1],
                 village=row[2],
@@ -176,29 +168,28 @@ def _case_facts(prefix: str, as_of: date) -> list[CaseFact]:
                 main_risk=row[4],
                 channel=row[5],
                 found_on=row[6],
-                relapse=row[7] is not None,
+                relapse=row[7],
                 clearance_kind=row[8],
-                identified_on=entered,
-                cleared_on=_local_day(row[10]),
+                identified_on=identified,
+                cleared_on=row[10] if row[10] is not None and row[10] <= as_of else None,
                 terminated_on=terminated,
-                closed_before_identification=entered is None
-                and (row[12] is not None or terminated is not None),
+                closed_before_identification=identified is None
+                and (dropped or terminated is not None),
+                risks=row[13].split(",") if row[13] else [],
+                measures=measures,
             )
         )
-    return facts
+        if row[1] not in people_of:
+            people_of[row[1]] = row[15] + sum(
+                1
+                for pair in row[16].split(",")
+                if pair and pair[:8] <= day and (len(pair) == 9 or pair[9:] > day)
+            )
+    return facts, people_of
 
 
-def _attach_risks_and_adjustments(facts: dict[int, CaseFact], prefix: str, as_of: date) -> None:
-    for case_id, code in (
-        CaseRisk.objects.filter(case__village__code__startswith=prefix)
-        .values_list("case_id", "code")
-        .order_by()
-        .iterator(chunk_size=10000)
-    ):
-        fact = facts.get(case_id)
-        if fact is not None:
-            fact.risks.append(code)
-    # 动态调整 confirmed after the day: the first of them kept the values of the day.
+def _apply_adjustments(facts: dict[int, CaseAsOf], prefix: str, as_of: date) -> None:
+    """动态调整 confirmed after the day: the first of them kept the values of the day."""
     later = (
         CaseAdjustment.objects.filter(
             case__village__code__startswith=prefix,
@@ -217,38 +208,6 @@ def _attach_risks_and_adjustments(facts: dict[int, CaseFact], prefix: str, as_of
         fact.category = before.get("category", fact.category)
         fact.main_risk = before.get("main_risk", fact.main_risk)
         fact.risks = list(before.get("risk_codes", fact.risks))
-
-
-def _attach_measures(facts: dict[int, CaseFact], prefix: str, as_of: date) -> None:
-    for case_id, code in (
-        MeasureRecord.objects.filter(case__village__code__startswith=prefix, start_on__lte=as_of)
-        .values_list("case_id", "category__code")
-        .distinct()
-        .order_by()
-        .iterator(chunk_size=10000)
-    ):
-        fact = facts.get(case_id)
-        if fact is not None:
-            fact.measures.add(code)
-
-
-def _people(prefix: str, as_of: date) -> dict[int, int]:
-    """Members on the register at the end of the day, per household that has a case. Read
-    from the cases' side, so a province's households without a case are never scanned."""
-    on_register = Q(household__members__birth_date__lte=as_of) & (
-        Q(household__members__life_status=LifeStatus.IN_REGISTER)
-        | Q(household__members__life_status_on__gt=as_of)
-        | Q(household__members__life_status_on__isnull=True)
-    )
-    rows = (
-        Case.objects.inside(prefix)
-        .filter(found_on__lte=as_of)
-        .values("household_id")
-        .annotate(n=Count("household__members", filter=on_register, distinct=True))
-        .order_by()
-        .values_list("household_id", "n")
-    )
-    return dict(rows.iterator(chunk_size=10000))
 
 
 class Tally:
@@ -285,9 +244,9 @@ def _p90(values: list[int]) -> int | None:
     return ordered[rank - 1]
 
 
-def _latest_by_household(facts: list[CaseFact]) -> dict[int, CaseFact]:
+def _latest_by_household(facts: list[CaseAsOf]) -> dict[int, CaseAsOf]:
     """Each household's latest case identified by the day."""
-    latest: dict[int, CaseFact] = {}
+    latest: dict[int, CaseAsOf] = {}
     for fact in facts:
         if fact.identified_on is None:
             continue
@@ -298,7 +257,7 @@ def _latest_by_household(facts: list[CaseFact]) -> dict[int, CaseFact]:
 
 
 def _stock_figures(
-    facts: list[CaseFact],
+    facts: list[CaseAsOf],
     people_of: dict[int, int],
     as_of: date,
     measure_categories: list[tuple[str, str]],
@@ -534,7 +493,7 @@ def _feeds(prefix: str, as_of: date, identified: dict[int, date | None]) -> dict
     }
 
 
-def _flow(facts: list[CaseFact], as_of: date, months: int = 12) -> list[dict]:
+def _flow(facts: list[CaseAsOf], as_of: date, months: int = 12) -> list[dict]:
     """Households newly identified and cleared per month, the last `months` months."""
     first = add_months(as_of.replace(day=1), -(months - 1))
     new: Counter = Counter()
@@ -556,38 +515,64 @@ def child_level(level: int) -> RegionLevel | None:
     return None if level >= RegionLevel.VILLAGE else RegionLevel(level + 1)
 
 
-def _children(
-    region: Region,
-    facts: list[CaseFact],
-    people_of: dict[int, int],
-    as_of: date,
-    measure_categories,
-):
+def _children(region: Region, facts: list[CaseAsOf], people_of: dict[int, int], as_of: date):
+    """A few figures of each region one level down, in one pass over the cases (the full
+    set of figures is one click away, on the child's own page)."""
     level = child_level(region.level)
     if level is None:
         return []
     width = PREFIX_LENGTH[level]
-    grouped: dict[str, list[CaseFact]] = defaultdict(list)
+    month_start = as_of.replace(day=1)
+    keys = ("monitored", "ever", "cleared", "new_month", "identifying", "without")
+    sets: dict[str, dict[str, set]] = defaultdict(lambda: {key: set() for key in keys})
+    by_category: dict[str, dict[str, set]] = defaultdict(lambda: defaultdict(set))
+    for household_id, fact in _latest_by_household(facts).items():
+        child = sets[fact.village[:width]]
+        child["ever"].add(household_id)
+        if fact.cleared_on is not None:
+            child["cleared"].add(household_id)
+        elif fact.terminated_on is None:
+            child["monitored"].add(household_id)
+            by_category[fact.village[:width]][fact.category].add(household_id)
+            if not fact.measures:
+                child["without"].add(household_id)
     for fact in facts:
-        grouped[fact.village[:width]].append(fact)
+        child = sets[fact.village[:width]]
+        if fact.identifying:
+            child["identifying"].add(fact.household_id)
+        if fact.identified_on is not None and fact.identified_on >= month_start:
+            child["new_month"].add(fact.household_id)
+
+    def tally(households: set) -> dict:
+        return {
+            "households": len(households),
+            "people": sum(people_of.get(h, 0) for h in households),
+        }
+
     rows = []
     for child in Region.objects.filter(parent=region).order_by("code"):
-        stock = _stock_figures(
-            grouped.get(child.code[:width], []), people_of, as_of, measure_categories
-        )
+        found = sets[child.code[:width]]
+        ever, cleared = tally(found["ever"]), tally(found["cleared"])
+        categories = by_category[child.code[:width]]
         rows.append(
             {
                 "code": child.code,
                 "name": child.name,
                 "retired": child.retired,
-                "monitored": {k: stock["monitored"][k] for k in ("households", "people")},
-                "by_category": stock["monitored"]["by_category"],
-                "ever": {k: stock["ever"][k] for k in ("households", "people")},
-                "cleared": {k: stock["cleared"][k] for k in ("households", "people")},
-                "clearance_rate": stock["clearance_rate"],
-                "new_month": stock["new"]["month"],
-                "identifying": stock["identifying"],
-                "monitored_without_measure": stock["measures"]["monitored_without"],
+                "monitored": tally(found["monitored"]),
+                "by_category": [
+                    {"code": code, "label": label, **tally(categories.get(code, set()))}
+                    for code, label in Category.choices
+                ],
+                "ever": ever,
+                "cleared": cleared,
+                "clearance_rate": {
+                    "households": _rate(cleared["households"], ever["households"]),
+                    "people": _rate(cleared["people"], ever["people"]),
+                },
+                "new_month": tally(found["new_month"]),
+                "identifying": tally(found["identifying"]),
+                "monitored_without_measure": tally(found["without"]),
             }
         )
     return rows
@@ -597,11 +582,9 @@ def region_figures(region: Region, as_of: date, *, with_children: bool = True) -
     """Every figure of the region as of the end of `as_of`, as plain data (JSON-ready: the
     monthly report keeps it as it was)."""
     prefix = region.prefix
-    facts = _case_facts(prefix, as_of)
-    by_id = {fact.id: fact for fact in facts}
-    _attach_risks_and_adjustments(by_id, prefix, as_of)
-    _attach_measures(by_id, prefix, as_of)
-    people_of = _people(prefix, as_of)
+    case_facts_refresh()
+    facts, people_of = _case_facts(prefix, as_of)
+    _apply_adjustments({fact.id: fact for fact in facts}, prefix, as_of)
     measure_categories = _measure_categories()
     figures = {
         "region": {
@@ -618,5 +601,5 @@ def region_figures(region: Region, as_of: date, *, with_children: bool = True) -
         "definitions": DEFINITIONS,
     }
     if with_children:
-        figures["children"] = _children(region, facts, people_of, as_of, measure_categories)
+        figures["children"] = _children(region, facts, people_of, as_of)
     return figures
