@@ -8,6 +8,7 @@ from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from monitor import deadlines
+from monitor.reports.tasks import export_run_task, exports_expire_task  # noqa: F401 - registered
 
 
 @shared_task(name="monitor.sweep_deadlines")

@@ -113,8 +113,9 @@ def export_regions_for(user) -> list[Region]:
 
 
 def export_region(user, code: str | None) -> Region:
-    """The region named by a code, if the user may export it: the user's own when none is
-    named; an unknown code answers the same 404 as one outside the user's region."""
+    """The region named by a code (the user's own when none is named). An unknown code is
+    the same 404 as a region outside the user's; whether the user may export the region is
+    the policy's answer, asked by the service."""
     code = (code or "").strip() or (user.region_id or "")
     region = Region.objects.filter(code=code).first() if re.fullmatch(r"[0-9]{12}", code) else None
     if region is None:

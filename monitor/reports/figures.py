@@ -152,13 +152,21 @@ def _case_facts(prefix: str, as_of: date) -> tuple[list[CaseAsOf], dict[int, int
     )
     day = f"{as_of:%Y%m%d}"
     facts, people_of = [], {}
-    for row in rows.iterator(chunk_size=10000):
+    # A plain fetch: 60,000 narrow rows are a few MB, and a server-side cursor's round trips
+    # cost more than they save here.
+    for row in rows:
         identified = row[9] if row[9] is not None and row[9] <= as_of else None
         terminated = row[11] if row[11] is not None and row[11] <= as_of else None
         dropped = row[12] is not None and row[12] <= as_of
-        measures = (
-            {item[:-9] for item in row[14].split(";") if item[-8:] <= day} if row[14] else set()
-        )
+        # Measures matter once a case is identified (coverage, cases without); risks only
+        # while it is monitored — but whether it still is depends on the clearance, so they
+        # are kept for every identified case.
+        measures, risks = set(), []
+        if identified is not None:
+            if row[14]:
+                measures = {item[:-9] for item in row[14].split(";") if item[-8:] <= day}
+            if row[13]:
+                risks = row[13].split(",")
         facts.append(
             CaseAsOf(
                 id=row[0],
@@ -175,16 +183,17 @@ def _case_facts(prefix: str, as_of: date) -> tuple[list[CaseAsOf], dict[int, int
                 terminated_on=terminated,
                 closed_before_identification=identified is None
                 and (dropped or terminated is not None),
-                risks=row[13].split(",") if row[13] else [],
+                risks=risks,
                 measures=measures,
             )
         )
         if row[1] not in people_of:
-            people_of[row[1]] = row[15] + sum(
-                1
-                for pair in row[16].split(",")
-                if pair and pair[:8] <= day and (len(pair) == 9 or pair[9:] > day)
-            )
+            people = row[15]
+            if row[16]:
+                for pair in row[16].split(","):
+                    if pair[:8] <= day and (len(pair) == 9 or pair[9:] > day):
+                        people += 1
+            people_of[row[1]] = people
     return facts, people_of
 
 
@@ -216,15 +225,15 @@ class Tally:
     def __init__(self, people_of: dict[int, int]):
         self.people_of = people_of
         self.households: set[int] = set()
+        self.people = 0
 
     def add(self, household_id: int) -> None:
-        self.households.add(household_id)
+        if household_id not in self.households:
+            self.households.add(household_id)
+            self.people += self.people_of.get(household_id, 0)
 
     def as_dict(self) -> dict:
-        return {
-            "households": len(self.households),
-            "people": sum(self.people_of.get(h, 0) for h in self.households),
-        }
+        return {"households": len(self.households), "people": self.people}
 
 
 def _tallies(keys, people_of) -> dict:
