@@ -340,6 +340,8 @@ MONITOR = {
     "EXPORT_TTL_HOURS": env_int("MONITOR_EXPORT_TTL_HOURS", 24),
     "EXPORT_MAX_ACTIVE": env_int("MONITOR_EXPORT_MAX_ACTIVE", 2),
     "EXPORT_STALE_MINUTES": env_int("MONITOR_EXPORT_STALE_MINUTES", 60),
+    # A sheet of full ID numbers is many reveals at once: so many a day per user.
+    "EXPORT_FULL_IDS_PER_DAY": env_int("MONITOR_EXPORT_FULL_IDS_PER_DAY", 5),
 }
 
 # Department warning lists: a list of a million rows as CSV is about 60 MB.

@@ -136,14 +136,14 @@ def _check_one_head(member: Member) -> None:
         )
 
 
-@transaction.atomic
-def _report_facts_stale(member: Member) -> None:
-    # The people the reports count in the household changed (monitor.reports.facts).
+def _report_facts_stale(*household_ids: int) -> None:
+    # The people the reports count in these households changed (monitor.reports.facts).
     from monitor.reports.facts import case_facts_mark_households
 
-    case_facts_mark_households([member.household_id])
+    case_facts_mark_households(household_ids)
 
 
+@transaction.atomic
 def member_create(
     *, household: Household, id_number: str, phone: str = "", by=None, **fields
 ) -> Member:
@@ -154,7 +154,7 @@ def member_create(
     _check_one_head(member)
     member.full_clean(exclude=["id_number_encrypted", "id_number_hash"])
     member.save()
-    _report_facts_stale(member)
+    _report_facts_stale(member.household_id)
     audit_record(actor=by, action=AuditAction.CREATE, obj=member)
     return member
 
@@ -163,6 +163,7 @@ def member_create(
 def member_update(
     *, member: Member, by=None, id_number: str | None = None, phone: str | None = None, **fields
 ) -> Member:
+    household_before = member.household_id
     for name, value in fields.items():
         setattr(member, name, value)
     member_prepare(member, id_number=id_number, phone=phone)
@@ -171,8 +172,9 @@ def member_update(
     _check_one_head(member)
     member.full_clean(exclude=["id_number_encrypted", "id_number_hash"])
     member.save()
-    if id_number is not None:
-        _report_facts_stale(member)  # a new ID number is a new birth date
+    if id_number is not None or member.household_id != household_before:
+        # A new ID number is a new birth day; a member moved counts in another household.
+        _report_facts_stale(household_before, member.household_id)
     audit_record(
         actor=by,
         action=AuditAction.UPDATE,

@@ -182,6 +182,7 @@ class ErrorSerializer(serializers.Serializer):
 
 
 REPORT_ERRORS = {
+    401: OpenApiResponse(ErrorSerializer, description="未登录或凭据无效"),
     400: OpenApiResponse(
         ErrorSerializer, description="统计截止日期有误（格式、晚于今天或早于2016年）"
     ),
@@ -215,7 +216,11 @@ class ReportFiguresView(APIView):
 
 class MonthlyReportSerializer(serializers.ModelSerializer):
     county_name = serializers.CharField(source="county.name", read_only=True)
-    figures = FiguresSerializer(read_only=True)
+    figures = serializers.JSONField(
+        read_only=True,
+        help_text="生成时的统计数据，结构同 /api/reports/figures/"
+        "（早于某项统计新增的报告不含该项）",
+    )
 
     class Meta:
         model = MonthlyReport
@@ -231,13 +236,27 @@ class MonthlyReportListSerializer(MonthlyReportSerializer):
 
 NOT_A_REPORT_READER = OpenApiResponse(ErrorSerializer, description="角色无权查看统计报表")
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="不存在，或不在您的管辖范围内")
+NOT_SIGNED_IN = OpenApiResponse(ErrorSerializer, description="未登录或凭据无效")
 
 
 @extend_schema_view(
-    list=extend_schema(summary="月报告列表", responses={403: NOT_A_REPORT_READER}),
+    list=extend_schema(
+        summary="月报告列表",
+        responses={
+            200: MonthlyReportListSerializer(many=True),
+            401: NOT_SIGNED_IN,
+            403: NOT_A_REPORT_READER,
+            404: OpenApiResponse(ErrorSerializer, description="页码超出范围"),
+        },
+    ),
     retrieve=extend_schema(
         summary="月报告（生成时的统计数据）",
-        responses={200: MonthlyReportSerializer, 403: NOT_A_REPORT_READER, 404: NOT_FOUND},
+        responses={
+            200: MonthlyReportSerializer,
+            401: NOT_SIGNED_IN,
+            403: NOT_A_REPORT_READER,
+            404: NOT_FOUND,
+        },
     ),
 )
 class MonthlyReportViewSet(
@@ -264,6 +283,7 @@ class MonthlyReportViewSet(
         summary="月报告 Excel",
         responses={
             (200, XLSX): OpenApiResponse(OpenApiTypes.BINARY, description="Excel 文件"),
+            401: NOT_SIGNED_IN,
             403: NOT_A_REPORT_READER,
             404: NOT_FOUND,
         },

@@ -124,7 +124,9 @@ class CaseFact(models.Model):
     # day, never gone), and the others as "birth-left" pairs ("20200102-", "19500101-20260501").
     people_fixed = models.PositiveSmallIntegerField("固定在册人数", default=0)
     people_dated = models.TextField("随日期变化的成员", blank=True)
-    stale = models.BooleanField("待重算", default=False)
+    # Set when a source the update times do not show changed (members); cleared by the
+    # build that started after it, so a mark made during a build is not lost.
+    stale_since = models.DateTimeField("待重算时间", null=True, blank=True)
     built_at = models.DateTimeField("计算时间")
 
     class Meta:
@@ -135,7 +137,11 @@ class CaseFact(models.Model):
             ),
             models.Index(fields=["household_id"], name="casefact_household"),
             models.Index(fields=["built_at"], name="casefact_built"),
-            models.Index(fields=["stale"], name="casefact_stale", condition=models.Q(stale=True)),
+            models.Index(
+                fields=["stale_since"],
+                name="casefact_stale_since",
+                condition=models.Q(stale_since__isnull=False),
+            ),
         ]
 
     def __str__(self):

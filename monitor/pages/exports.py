@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 from accounts import policy
 from config.errors import DomainError
 from config.pages import call_service, is_htmx, people_page_for
+from households.models import Region
 from monitor.forms import ChineseForm
 from monitor.models import ExportJob
 from monitor.reports.exports import (
@@ -27,6 +28,7 @@ from monitor.reports.exports import (
     exports_for,
     ttl_hours,
 )
+from monitor.reports.selectors import ISO_DAY
 
 JOBS_PER_PAGE = 20
 State = ExportJob.State
@@ -102,17 +104,36 @@ def _render_list(request, form, status=200):
     )
 
 
+def _with_named(user, regions: list, code: str) -> tuple[list, Region | None]:
+    """The form offers the user's region and the ones right below; a region further down
+    that a report page links to (a village of the county) is offered too, when the user may
+    export it."""
+    named = Region.objects.filter(code=code[:12]).first() if code else None
+    if named is None or named in regions:
+        return regions, named
+    if not policy.allows(user, "report.export", named):
+        return regions, None
+    return [*regions, named], named
+
+
 @export_page_guard
 @require_http_methods(["GET", "POST"])
 def export_list_page(request):
     """我的导出 and the form to ask for a new one."""
     regions = export_regions_for(request.user)
     if request.method == "GET":
+        # The report page's link names the region and day it was showing.
+        regions, named = _with_named(request.user, regions, request.GET.get("region", ""))
+        as_of = request.GET.get("as_of", "")
         form = ExportForm(
             regions=regions,
-            initial={"as_of": timezone.localdate(), "region": request.user.region_id},
+            initial={
+                "as_of": as_of if ISO_DAY.fullmatch(as_of) else timezone.localdate(),
+                "region": named.code if named is not None else request.user.region_id,
+            },
         )
         return _render_list(request, form)
+    regions, _ = _with_named(request.user, regions, request.POST.get("region", ""))
     form = ExportForm(request.POST, regions=regions)
     if form.is_valid():
         data = form.cleaned_data

@@ -3,6 +3,7 @@ click; the counties' monthly reports (月报告), as pages and as Excel."""
 
 from datetime import date
 from functools import wraps
+from itertools import zip_longest
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -18,7 +19,7 @@ from households.models import Region
 from monitor.charts import bar_chart, share_chart
 from monitor.models import MonthlyReport
 from monitor.reports.figures import region_figures
-from monitor.reports.monthly import monthly_report_workbook, monthly_reports_for
+from monitor.reports.monthly import kept, monthly_report_workbook, monthly_reports_for
 from monitor.reports.selectors import parse_as_of, report_region_for
 
 
@@ -38,6 +39,10 @@ def report_page(view):
     return guarded
 
 
+def _count(value) -> int:
+    return value if isinstance(value, int) else 0
+
+
 def _figure_context(figures: dict) -> dict:
     """What the figures template shows besides the figures: the charts, and tables that
     join two lists of the figures."""
@@ -51,28 +56,33 @@ def _figure_context(figures: dict) -> dict:
         for code, row in any_risk.items()
     ]
     return {
+        # A kept monthly report made before a figure existed lacks it (monthly.Kept): the
+        # lists pair up as far as they go and a missing count is a zero in the charts.
         "category_rows": list(
-            zip(monitored["by_category"], figures["ever"]["by_category"], strict=True)
+            zip_longest(monitored["by_category"], figures["ever"]["by_category"], fillvalue={})
         ),
         "risk_table": risk_table,
-        "overdue_total": sum(row["count"] for row in figures["overdue"]["by_level"])
-        + figures["overdue"]["clues"],
+        "overdue_total": sum(_count(row["count"]) for row in figures["overdue"]["by_level"])
+        + _count(figures["overdue"]["clues"]),
         "category_chart": share_chart(
-            [(row["label"], row["households"]) for row in monitored["by_category"]]
+            [(row["label"], _count(row["households"])) for row in monitored["by_category"]]
         ),
         "risk_chart": share_chart(
-            [(row["label"], row["households"]) for row in monitored["by_main_risk"]]
+            [(row["label"], _count(row["households"])) for row in monitored["by_main_risk"]]
         ),
         "flow_chart": bar_chart(
             [row["month"][5:].lstrip("0") + "月" for row in flow],
             [
-                ("新识别", [row["identified"] for row in flow]),
-                ("风险消除", [row["cleared"] for row in flow]),
+                ("新识别", [_count(row["identified"]) for row in flow]),
+                ("风险消除", [_count(row["cleared"]) for row in flow]),
             ],
         ),
         "measure_chart": share_chart(
-            [(row["label"], row["households"]) for row in figures["measures"]["by_category"]],
-            whole=figures["ever"]["households"],
+            [
+                (row["label"], _count(row["households"]))
+                for row in figures["measures"]["by_category"]
+            ],
+            whole=_count(figures["ever"]["households"]),
         ),
     }
 
@@ -135,12 +145,12 @@ def _monthly_of(request, pk: int) -> MonthlyReport:
 @report_page
 def monthly_page(request, pk: int):
     report = _monthly_of(request, pk)
-    figures = report.figures
+    figures = kept(report.figures)
     context = {
         "report": report,
         "region": report.county,
         "figures": figures,
-        "as_of": date.fromisoformat(figures["as_of"]),
+        "as_of": report.as_of,
         "monthly": True,
         **_figure_context(figures),
     }

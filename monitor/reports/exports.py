@@ -31,18 +31,17 @@ from accounts.audit import audit_record
 from accounts.choices import AuditAction
 from accounts.models import User
 from config.errors import DomainError
+from config.ratelimit import allow
 from households import pii
 from households.models import Region
 from monitor.models import ExportJob
 from monitor.reports.ledger import SheetSpec, ledger, registry
+from monitor.reports.selectors import EARLIEST_AS_OF
 from sheets.writing import WorkbookWriter
 
 logger = logging.getLogger(__name__)
 
 EXPORT_DIR = "exports"
-# Work sheets before the monitoring mechanism are not asked for; the bound keeps a typo
-# (0201-03-02) from being read as a request for all of history.
-EARLIEST_AS_OF = date(2000, 1, 1)
 REASON_MAX = 300
 Kind, State = ExportJob.Kind, ExportJob.State
 ACTIVE_STATES = (State.QUEUED, State.RUNNING)
@@ -145,11 +144,14 @@ def export_request(
 ) -> ExportJob:
     """Ask for a work sheet. Refused: a region outside the user's (404), a role that does
     not export people (403), full numbers without the right or a reason, a day in the
-    future or before 2000 (400), too many exports still waiting (429)."""
+    future or before 2016 (400), too many exports still waiting or too many full-number
+    exports today (429)."""
     policy.require(by, "report.export", region)
     if kind not in Kind.values:
         raise ValidationError({"kind": "请选择台账类型：监测对象台账或农户成员花名册"})
-    reason = (reason or "").strip()
+    # A number typed into the reason is not kept in plain text (the ledger's comments and the
+    # self-applications' free text are masked the same way).
+    reason = pii.mask_pii_in_text((reason or "").strip())
     if full_ids:
         policy.require(by, "report.export_full_ids", region)
         if len(reason) < 2:
@@ -161,6 +163,11 @@ def export_request(
         raise ValidationError({"as_of": f"统计截止日期不能晚于今天（{today.isoformat()}）"})
     if as_of < EARLIEST_AS_OF:
         raise ValidationError({"as_of": f"统计截止日期不能早于 {EARLIEST_AS_OF.isoformat()}"})
+    if full_ids and not allow(
+        f"export-full-ids:{by.pk}", limit=settings.MONITOR["EXPORT_FULL_IDS_PER_DAY"], seconds=86400
+    ):
+        # A sheet of full numbers is many reveals at once: bounded per day like the reveals.
+        raise DomainError("今日导出完整身份证号的次数已达上限，请明日再试或导出脱敏台账。", 429)
     with transaction.atomic():
         # One user's requests one after another, so two at once cannot both pass the limit.
         User.objects.select_for_update().filter(pk=by.pk).first()

@@ -134,17 +134,18 @@ def _build(case_ids: list[int], built_at: datetime) -> list[CaseFact]:
                 measure_starts=";".join(sorted(measures.get(row[0], ()))),
                 people_fixed=fixed,
                 people_dated=dated,
-                stale=False,
                 built_at=built_at,
             )
         )
     return facts
 
 
+# `stale_since` is left to the clearing below: a mark made while the row was being built
+# must survive the write.
 FACT_FIELDS = [
     field.name
     for field in CaseFact._meta.concrete_fields
-    if field.name not in {"case"} and not field.primary_key
+    if field.name not in {"case", "stale_since"} and not field.primary_key
 ]
 
 
@@ -162,6 +163,9 @@ def case_facts_build(case_ids: list[int], built_at: datetime | None = None) -> i
                 unique_fields=["case"],
                 update_fields=FACT_FIELDS,
             )
+            CaseFact.objects.filter(case_id__in=chunk, stale_since__lt=built_at).update(
+                stale_since=None
+            )
         written += len(facts)
     return written
 
@@ -177,7 +181,9 @@ def _stale_case_ids(full: bool) -> list[int]:
     changed |= set(
         MeasureRecord.objects.filter(updated_at__gte=since).values_list("case_id", flat=True)
     )
-    changed |= set(CaseFact.objects.filter(stale=True).values_list("case_id", flat=True))
+    changed |= set(
+        CaseFact.objects.filter(stale_since__isnull=False).values_list("case_id", flat=True)
+    )
     # A case without a row yet: created since, or before the table existed.
     changed |= set(Case.objects.filter(fact__isnull=True).values_list("pk", flat=True))
     return sorted(changed)
@@ -197,7 +203,7 @@ def case_facts_mark_households(household_ids: Iterable[int]) -> int:
     marked = 0
     for start in range(0, len(ids), CHUNK):
         marked += CaseFact.objects.filter(household_id__in=ids[start : start + CHUNK]).update(
-            stale=True
+            stale_since=timezone.now()
         )
     return marked
 
@@ -206,4 +212,4 @@ def case_facts_mark_members_since(moment: datetime) -> int:
     """After a registry import: mark the households whose members were written since
     `moment` (one set-based UPDATE, whatever the size of the import)."""
     touched = Member.objects.filter(updated_at__gte=moment).values("household_id")
-    return CaseFact.objects.filter(household_id__in=touched).update(stale=True)
+    return CaseFact.objects.filter(household_id__in=touched).update(stale_since=timezone.now())

@@ -2,6 +2,7 @@
 next month by Celery beat and kept as they were (a later correction of the data shows in
 the next report, not in this one). Viewable as a page, downloadable as Excel."""
 
+import logging
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
@@ -14,8 +15,11 @@ from accounts.scope import report_prefix_of
 from households.choices import RegionLevel
 from households.models import Household, Region
 from monitor.models import MonthlyReport
+from monitor.reports.facts import case_facts_refresh
 from monitor.reports.figures import region_figures
 from sheets.writing import Column, WorkbookWriter
+
+logger = logging.getLogger(__name__)
 
 
 def month_end(month: date) -> date:
@@ -56,30 +60,74 @@ def monthly_report_generate(*, county: Region, month: date, by=None) -> tuple[Mo
 
 
 def monthly_reports_generate(*, today: date) -> dict:
-    """Beat, on the 1st: last month's report of every county that has households."""
+    """Beat, daily: last month's report of every county that has households (a county
+    since retired included: its households still count), once. A county that fails is
+    logged and retried the next day; the others are made."""
     month = previous_month(today)
-    with_households = set(
+    county_codes = set(
         Household.objects.annotate(county_digits=Substr("village_id", 1, 6))
         .values_list("county_digits", flat=True)
         .distinct()
     )
-    made = 0
-    for county in Region.objects.filter(level=RegionLevel.COUNTY, retired=False):
-        if county.code[:6] in with_households:
+    counties = [
+        county
+        for county in Region.objects.filter(level=RegionLevel.COUNTY).order_by("code")
+        if county.code[:6] in county_codes
+    ]
+    missing = [
+        county
+        for county in counties
+        if not MonthlyReport.objects.filter(county=county, month=month).exists()
+    ]
+    if missing:
+        # What is kept must not carry a fact a write path forgot to mark: rebuild them all.
+        case_facts_refresh(full=True)
+    made, failed = 0, []
+    for county in missing:
+        try:
             _, created = monthly_report_generate(county=county, month=month)
-            made += created
-    return {"month": month.isoformat(), "reports": made}
+        except Exception:
+            logger.exception("monthly report of county %s for %s failed", county.code, month)
+            failed.append(county.code)
+            continue
+        made += created
+    return {"month": month.isoformat(), "reports": made, "failed": failed}
 
 
 # --- Excel --------------------------------------------------------------------------------
 
 
+class Kept(dict):
+    """A kept report's figures: a figure added to the reports after the report was made is
+    simply absent (an empty entry), not an error."""
+
+    def __missing__(self, key):
+        return Kept()
+
+
+def kept(value):
+    if isinstance(value, dict):
+        return Kept({key: kept(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return [kept(item) for item in value]
+    return value
+
+
+def _number(value):
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else "—"
+
+
+def _percent(value) -> str:
+    return f"{value:.2%}" if isinstance(value, int | float) else "—"
+
+
 def _pair(entry: dict) -> list:
-    return [entry["households"], entry["people"]]
+    return [_number(entry["households"]), _number(entry["people"])]
 
 
 def summary_rows(figures: dict) -> list[list]:
     """The figures as (项目, 户数, 人数) rows, in the order of the page."""
+    figures = kept(figures)
     rows: list[list] = [["监测对象（截止日）", *_pair(figures["monitored"])]]
     rows += [[f"  其中{r['label']}", *_pair(r)] for r in figures["monitored"]["by_category"]]
     rows.append(["  其中返贫（消除后再次纳入）", *_pair(figures["monitored"]["relapse"])])
@@ -96,32 +144,34 @@ def summary_rows(figures: dict) -> list[list]:
     rows.append(
         [
             "风险消除率",
-            "—" if rate["households"] is None else f"{rate['households']:.2%}",
-            "—" if rate["people"] is None else f"{rate['people']:.2%}",
+            _percent(rate["households"]),
+            _percent(rate["people"]),
         ]
     )
     rows += [[f"主要风险：{r['label']}", *_pair(r)] for r in figures["monitored"]["by_main_risk"]]
     rows += [[f"风险类型：{r['label']}", *_pair(r)] for r in figures["monitored"]["by_risk"]]
     rows += [[f"发现渠道：{r['label']}", *_pair(r)] for r in figures["monitored"]["by_channel"]]
     rows += [
-        [f"帮扶措施：{r['label']}", r["households"], ""] for r in figures["measures"]["by_category"]
+        [f"帮扶措施：{r['label']}", _number(r["households"]), ""]
+        for r in figures["measures"]["by_category"]
     ]
     rows.append(["监测中未落实帮扶措施", *_pair(figures["measures"]["monitored_without"])])
     days = figures["identification_days"]
-    rows.append(
-        ["识别用时平均（天）", days["average"] if days["average"] is not None else "—", None]
-    )
-    rows.append(["识别用时90%分位（天）", days["p90"] if days["p90"] is not None else "—", ""])
-    rows += [[f"超期环节：{r['label']}", r["count"], ""] for r in figures["overdue"]["by_level"]]
-    rows.append(["预警线索核实超期", figures["overdue"]["clues"], ""])
+    rows.append(["识别用时平均（天）", _number(days["average"]), None])
+    rows.append(["识别用时90%分位（天）", _number(days["p90"]), None])
+    rows += [
+        [f"超期环节：{r['label']}", _number(r["count"]), None]
+        for r in figures["overdue"]["by_level"]
+    ]
+    rows.append(["预警线索核实超期", _number(figures["overdue"]["clues"]), None])
     clues = figures["clues"]
-    rows.append(["预警下发批次（累计）", figures["rounds"]["total"], ""])
-    rows.append(["预警线索（累计）", clues["raised"], ""])
-    rows.append(["已核实反馈", clues["verified"], ""])
-    rows.append(["核实后纳入监测", clues["identified"], ""])
-    rows.append(["线索转化率", "—" if clues["yield"] is None else f"{clues['yield']:.2%}", ""])
-    rows.append(["农户自主申报", figures["self_applications"]["submitted"], ""])
-    rows.append(["  其中纳入监测", figures["self_applications"]["admitted"], ""])
+    rows.append(["预警下发批次（累计）", _number(figures["rounds"]["total"]), None])
+    rows.append(["预警线索（累计）", _number(clues["raised"]), None])
+    rows.append(["已核实反馈", _number(clues["verified"]), None])
+    rows.append(["核实后纳入监测", _number(clues["identified"]), None])
+    rows.append(["线索转化率", _percent(clues["yield"]), None])
+    rows.append(["农户自主申报", _number(figures["self_applications"]["submitted"]), None])
+    rows.append(["  其中纳入监测", _number(figures["self_applications"]["admitted"]), None])
     return rows
 
 
@@ -141,6 +191,7 @@ CHILD_HEADER = [
 
 
 def child_rows(figures: dict) -> list[list]:
+    figures = kept(figures)
     return [
         [
             child["code"],
@@ -148,9 +199,9 @@ def child_rows(figures: dict) -> list[list]:
             *_pair(child["monitored"]),
             *_pair(child["ever"]),
             *_pair(child["cleared"]),
-            child["new_month"]["households"],
-            child["identifying"]["households"],
-            child["monitored_without_measure"]["households"],
+            _number(child["new_month"]["households"]),
+            _number(child["identifying"]["households"]),
+            _number(child["monitored_without_measure"]["households"]),
         ]
         for child in figures.get("children", [])
     ]
@@ -176,7 +227,9 @@ def monthly_report_workbook(report: MonthlyReport) -> BinaryIO:
             )
             children.extend(child_rows(figures))
             definitions = book.sheet("统计口径", [Column("口径", 20), Column("说明", 90)])
-            definitions.extend([key, text] for key, text in figures["definitions"].items())
+            definitions.extend(
+                [key, str(text)] for key, text in kept(figures)["definitions"].items()
+            )
         handle = path.open("rb")
     # The folder is gone; the open handle keeps the bytes until it is closed.
     return handle

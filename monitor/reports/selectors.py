@@ -1,5 +1,6 @@
 """Which region's figures a user may read, and the day they are asked for."""
 
+import re
 from datetime import date
 
 from django.utils import timezone
@@ -11,6 +12,7 @@ from households.models import Region
 # Figures before the monitoring mechanism existed are not asked for; a bound keeps a typo
 # (0001-01-01) from being read as a request for all of history.
 EARLIEST_AS_OF = date(2016, 1, 1)
+ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def parse_as_of(text: str | None) -> date:
@@ -18,8 +20,12 @@ def parse_as_of(text: str | None) -> date:
     today = timezone.localdate()
     if not text:
         return today
+    text = text.strip()
     try:
-        day = date.fromisoformat(text.strip())
+        # Only YYYY-MM-DD: fromisoformat alone would also read 20260101 or 2026-W01-1.
+        if not ISO_DAY.fullmatch(text):
+            raise ValueError(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise DomainError("统计截止日期格式应为 YYYY-MM-DD，例如 2026-06-30。") from None
     if day > today:

@@ -776,3 +776,28 @@ def test_the_schema_documents_every_answer_of_the_export_endpoints(tmp_path):
     assert list(download["200"]["content"]) == [
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     ]
+
+
+def test_numbers_typed_into_the_reason_are_kept_masked(api, county, eager_celery):
+    response = _ask(
+        api("approver"),
+        region=COUNTY,
+        full_ids=True,
+        reason=f"核对 {county['x_id']} 电话13912345678",
+    )
+    assert response.status_code == 202
+    job = ExportJob.objects.get()
+    event = AuditEvent.objects.get(action=AuditAction.EXPORT)
+    for kept in (job.reason, event.reason):
+        assert county["x_id"] not in kept and "13912345678" not in kept
+        assert kept.startswith("核对 ")
+
+
+def test_full_number_exports_are_bounded_per_day(api, county, eager_celery, settings):
+    settings.MONITOR = {**settings.MONITOR, "EXPORT_FULL_IDS_PER_DAY": 1, "EXPORT_MAX_ACTIVE": 9}
+    client = api("approver")
+    assert _ask(client, region=COUNTY, full_ids=True, reason="核对参保").status_code == 202
+    refused = _ask(client, region=COUNTY, full_ids=True, reason="核对参保")
+    assert refused.status_code == 429 and "上限" in refused.json()["detail"]
+    # A masked sheet is not a reveal: still allowed.
+    assert _ask(client, region=COUNTY).status_code == 202

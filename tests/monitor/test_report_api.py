@@ -11,9 +11,10 @@ from monitor.models import Case, MonthlyReport
 from monitor.reports.monthly import monthly_report_generate
 from monitor.tasks import generate_monthly_reports
 from tests.conftest import COUNTY, OTHER_COUNTY, TOWNSHIP_1, VILLAGE_A
-from tests.monitor.test_report_figures import county  # noqa: F401 - the hand-counted county
+from tests.monitor import test_report_figures as hand_counted
 
 pytestmark = pytest.mark.django_db
+county = hand_counted.county  # the hand-counted county, as a fixture here too
 
 
 @pytest.fixture
@@ -95,7 +96,7 @@ def test_a_village_reads_its_own_figures_without_a_level_below(api, county):
 
 def test_the_monthly_report_is_made_once_on_the_first_and_kept(api, county, province_viewer):
     result = generate_monthly_reports(today="2026-11-01")
-    assert result == {"month": "2026-10-01", "reports": 2}  # 大通县 and the other county
+    assert result == {"month": "2026-10-01", "reports": 2, "failed": []}  # both counties
     report = MonthlyReport.objects.get(county_id=COUNTY)
     assert report.as_of == date(2026, 10, 31)
     assert report.figures["monitored"]["households"] == 2
@@ -158,3 +159,59 @@ def test_the_monthly_pages_show_the_kept_report(client, users, county):
     assert "attachment" in xlsx["Content-Disposition"]
     client.force_login(users["approver_other"])
     assert client.get(f"/reports/monthly/{report.pk}/").status_code == 404
+
+
+def test_a_report_kept_before_a_figure_existed_still_opens(api, client, users, county):
+    generate_monthly_reports(today="2026-12-01")
+    report = MonthlyReport.objects.get(county_id=COUNTY)
+    older = dict(report.figures)
+    for later_figure in ("self_applications", "identification_days", "flow"):
+        older.pop(later_figure)
+    MonthlyReport.objects.filter(pk=report.pk).update(figures=older)
+    reader = api("approver")
+    assert reader.get(f"/api/reports/monthly/{report.pk}/").status_code == 200
+    assert reader.get(f"/api/reports/monthly/{report.pk}/xlsx/").status_code == 200
+    client.force_login(users["approver"])
+    assert client.get(f"/reports/monthly/{report.pk}/").status_code == 200
+
+
+def test_a_retired_county_with_households_still_gets_its_report(county):
+    from households.models import Region
+
+    Region.objects.filter(code=OTHER_COUNTY).update(retired=True)
+    generate_monthly_reports(today="2026-12-01")
+    assert MonthlyReport.objects.filter(county_id=OTHER_COUNTY).exists()
+
+
+def test_one_county_failing_does_not_stop_the_others(county, monkeypatch):
+    from monitor.reports import monthly
+
+    real = monthly.region_figures
+
+    def fails_for_datong(region, day, **kwargs):
+        if region.code == COUNTY:
+            raise RuntimeError("boom")
+        return real(region, day, **kwargs)
+
+    monkeypatch.setattr(monthly, "region_figures", fails_for_datong)
+    result = generate_monthly_reports(today="2026-12-01")
+    assert result["failed"] == [COUNTY]
+    assert MonthlyReport.objects.filter(county_id=OTHER_COUNTY).exists()
+    monkeypatch.setattr(monthly, "region_figures", real)
+    assert generate_monthly_reports(today="2026-12-02")["reports"] == 1
+
+
+@pytest.mark.parametrize("as_of", ["20260101", "2026-W01-1", "2026-1-1"])
+def test_only_a_plain_yyyy_mm_dd_day_is_read(api, regions, as_of):
+    response = api("approver").get("/api/reports/figures/", {"as_of": as_of})
+    assert response.status_code == 400 and "YYYY-MM-DD" in response.json()["detail"]
+
+
+def test_the_schema_documents_the_monthly_list_and_its_errors(client):
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    listing = schema["paths"]["/api/reports/monthly/"]["get"]["responses"]
+    assert {"200", "401", "403", "404"} <= set(listing)
+    figures = schema["paths"]["/api/reports/figures/"]["get"]["responses"]
+    assert {"200", "400", "401", "403", "404"} <= set(figures)

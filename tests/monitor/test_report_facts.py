@@ -1,0 +1,97 @@
+"""The report facts follow their sources: a change the update times do not show is marked,
+and a mark made while a row is being built is not lost."""
+
+from datetime import date, timedelta
+from unittest import mock
+
+import pytest
+from django.utils import timezone
+
+from households.models import Member, Region
+from households.services import member_create, member_update
+from monitor.models import CaseFact
+from monitor.reports import facts
+from monitor.reports.facts import case_facts_mark_households, case_facts_refresh
+from monitor.reports.figures import region_figures
+from tests.conftest import COUNTY
+from tests.factories import HouseholdFactory, make_id_number
+from tests.monitor import test_report_figures as hand_counted
+
+pytestmark = pytest.mark.django_db
+county = hand_counted.county  # the hand-counted county, as a fixture here too
+DAY = date(2026, 11, 30)
+
+
+def _monitored_people() -> int:
+    return region_figures(Region.objects.get(code=COUNTY), DAY)["monitored"]["people"]
+
+
+def test_a_member_registered_later_counts_at_the_next_report(county, users):
+    before = _monitored_people()
+    member_create(
+        household=county["a1"].household,
+        id_number=make_id_number(birth=date(1990, 1, 1), sequence=880),
+        name="新成员",
+        relation="spouse",
+        labour="ordinary",
+        by=users["cadre_a"],
+    )
+    assert _monitored_people() == before + 1
+
+
+def test_a_member_moved_to_another_household_counts_there(county, users):
+    before = _monitored_people()
+    elsewhere = HouseholdFactory(village_id=county["a1"].household.village_id)
+    member = Member.objects.create(
+        household=elsewhere,
+        name="迁入者",
+        id_number_encrypted="-",
+        id_number_hash="moved",
+        id_number_masked="6301**********0000",
+        birth_date=date(1980, 1, 1),
+        sex="M",
+        relation="child",
+        labour="ordinary",
+    )
+    assert _monitored_people() == before
+    member_update(member=member, household=county["a1"].household, by=users["cadre_a"])
+    assert _monitored_people() == before + 1
+
+
+def test_a_mark_made_while_the_row_is_built_is_not_lost(county):
+    case_facts_refresh()
+    household_id = county["a1"].household_id
+    real_people = facts._people
+
+    def people_then_a_member_changes(household_ids):
+        read = real_people(household_ids)
+        # The member service marks the household after the build read its members.
+        case_facts_mark_households([household_id])
+        return read
+
+    CaseFact.objects.filter(household_id=household_id).update(
+        stale_since=timezone.now() - timedelta(minutes=1)
+    )
+    with mock.patch.object(facts, "_people", people_then_a_member_changes):
+        case_facts_refresh()
+    assert CaseFact.objects.get(case=county["a1"]).stale_since is not None
+    assert case_facts_refresh() >= 1
+    assert CaseFact.objects.get(case=county["a1"]).stale_since is None
+
+
+def test_member_create_writes_nothing_when_its_audit_row_fails(county, users):
+    household = county["a1"].household
+    count = household.members.count()
+    with (
+        mock.patch("households.services.audit_record", side_effect=RuntimeError("down")),
+        pytest.raises(RuntimeError),
+    ):
+        member_create(
+            household=household,
+            id_number=make_id_number(birth=date(1991, 2, 3), sequence=882),
+            name="未落库",
+            relation="child",
+            labour="ordinary",
+            by=users["cadre_a"],
+        )
+    assert household.members.count() == count
