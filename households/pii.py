@@ -50,6 +50,22 @@ def encrypt(value: str, *, field: str) -> str:
     return base64.urlsafe_b64encode(_VERSION + _fingerprint(key) + nonce + sealed).decode("ascii")
 
 
+def encrypt_many(values: list[str], *, field: str) -> list[str]:
+    """[encrypt(value, field=field) for value in values], for a registry of millions: the
+    nonces come from one call to the system's random source instead of one per value."""
+    key = settings.PII_ENCRYPTION_KEYS[0]
+    seal = _cipher(key).encrypt
+    head = _VERSION + _fingerprint(key)
+    data = field.encode("ascii")
+    nonces = os.urandom(12 * len(values))
+    encode = base64.urlsafe_b64encode
+    tokens = []
+    for offset, value in zip(range(0, len(nonces), 12), values, strict=True):
+        nonce = nonces[offset : offset + 12]
+        tokens.append(encode(head + nonce + seal(nonce, value.encode("utf-8"), data)).decode())
+    return tokens
+
+
 def decrypt(token: str, *, field: str) -> str:
     try:
         raw = base64.urlsafe_b64decode(token.encode("ascii"))

@@ -95,3 +95,20 @@ def test_member_create_writes_nothing_when_its_audit_row_fails(county, users):
             by=users["cadre_a"],
         )
     assert household.members.count() == count
+
+
+def test_members_imported_later_count_at_the_next_report(county, users):
+    from households.importing import registry_import
+
+    before = _monitored_people()
+    household = county["a1"].household
+    number = make_id_number(birth=date(1995, 6, 1), sequence=884)
+    data = (
+        "户编号,姓名,身份证号,与户主关系,劳动技能\n"
+        f"{household.number},导入成员,{number},子女,普通劳动力\n"
+    ).encode()
+    record = registry_import(
+        data=data, filename="members.csv", by=users["cadre_a"], scope_prefix="630121100201"
+    )
+    assert record.rows_created == 1, record.errors
+    assert _monitored_people() == before + 1
