@@ -176,9 +176,10 @@ class Member(models.Model):
     )
     name = models.CharField("姓名", max_length=50)
     id_number_encrypted = models.TextField("身份证号（密文）", editable=False)
-    id_number_hash = models.CharField(
-        "身份证号（检索摘要）", max_length=64, unique=True, editable=False
-    )
+    # Unique by a constraint, not `unique=True`: on PostgreSQL the field option adds a
+    # second, pattern-ops index that no query uses (nobody searches a hash by prefix), and
+    # each index of random 64-character keys costs a province import dearly.
+    id_number_hash = models.CharField("身份证号（检索摘要）", max_length=64, editable=False)
     id_number_masked = models.CharField("身份证号", max_length=18, editable=False)
     birth_date = models.DateField("出生日期", editable=False)
     sex = models.CharField("性别", max_length=1, choices=[("M", "男"), ("F", "女")], editable=False)
@@ -210,7 +211,7 @@ class Member(models.Model):
     )
     phone_encrypted = models.TextField("联系电话（密文）", blank=True, default="", editable=False)
     phone_hash = models.CharField(
-        "联系电话（检索摘要）", max_length=64, blank=True, default="", db_index=True, editable=False
+        "联系电话（检索摘要）", max_length=64, blank=True, default="", editable=False
     )
     phone_masked = models.CharField(
         "联系电话", max_length=20, blank=True, default="", editable=False
@@ -223,8 +224,12 @@ class Member(models.Model):
     class Meta:
         verbose_name = verbose_name_plural = "家庭成员"
         ordering = ["household_id", "id"]
-        indexes = [models.Index(fields=["name"], name="member_name")]
+        indexes = [
+            models.Index(fields=["name"], name="member_name"),
+            models.Index(fields=["phone_hash"], name="member_phone_hash"),
+        ]
         constraints = [
+            models.UniqueConstraint(fields=["id_number_hash"], name="member_id_number_hash_unique"),
             models.CheckConstraint(
                 condition=Q(disability_level__isnull=True) | Q(health=Health.DISABLED),
                 name="disability_level_only_when_disabled",

@@ -18,8 +18,9 @@ clearance rate (风险消除率) = households whose latest case was cleared by t
 household ever identified by the day; in people the same with the people of those
 households. Stated on the page with the figures.
 
-The reading is a few set-based queries over the region's cases (prefix match on the village
-code), then counting in Python: a province's 60,000 cases are one pass.
+The cases come from the report facts (monitor.reports.facts: one row per case, refreshed
+before each reading, held parsed in the process by FACTS); adjustments, deadlines and clues
+are read live. Counting is one pass in Python: a province's 60,000 cases.
 """
 
 from collections import Counter, defaultdict
@@ -43,13 +44,12 @@ from monitor.choices import (
 )
 from monitor.models import (
     CaseAdjustment,
-    CaseFact,
     Clue,
     Deadline,
     DispatchRound,
     SelfApplication,
 )
-from monitor.reports.facts import case_facts_refresh
+from monitor.reports.facts import FACTS, case_facts_refresh
 from monitor.rules import add_months
 
 DEFINITIONS = {
@@ -120,80 +120,51 @@ class CaseAsOf:
         return self.identified_on is None and not self.closed_before_identification
 
 
-def _day(text: str) -> date:
-    return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
-
-
 def _case_facts(prefix: str, as_of: date) -> tuple[list[CaseAsOf], dict[int, int]]:
     """The cases of the region found by the day, as they stood at its end, and the people of
-    each of their households on it — read from the report facts (monitor.reports.facts)."""
-    rows = (
-        CaseFact.objects.filter(village_id__startswith=prefix, found_on__lte=as_of)
-        .values_list(
-            "case_id",
-            "household_id",
-            "village_id",
-            "category",
-            "main_risk",
-            "channel",
-            "found_on",
-            "relapse",
-            "clearance_kind",
-            "identified_on",
-            "cleared_on",
-            "terminated_on",
-            "dropped_on",
-            "risk_codes",
-            "measure_starts",
-            "people_fixed",
-            "people_dated",
-        )
-        .order_by()
-    )
-    day = f"{as_of:%Y%m%d}"
+    each of their households on it — from the report facts (monitor.reports.facts)."""
     facts, people_of = [], {}
-    # A plain fetch: 60,000 narrow rows are a few MB, and a server-side cursor's round trips
-    # cost more than they save here.
-    for row in rows:
-        identified = row[9] if row[9] is not None and row[9] <= as_of else None
-        terminated = row[11] if row[11] is not None and row[11] <= as_of else None
-        dropped = row[12] is not None and row[12] <= as_of
-        # Measures matter once a case is identified (coverage, cases without); risks only
-        # while it is monitored — but whether it still is depends on the clearance, so they
-        # are kept for every identified case.
-        measures, risks = set(), []
-        if identified is not None:
-            if row[14]:
-                measures = {item[:-9] for item in row[14].split(";") if item[-8:] <= day}
-            if row[13]:
-                risks = row[13].split(",")
+    for row in FACTS.inside(prefix):
+        if row.found_on > as_of:
+            continue
+        identified = row.identified_on
+        if identified is not None and identified > as_of:
+            identified = None
+        terminated = row.terminated_on
+        if terminated is not None and terminated > as_of:
+            terminated = None
+        cleared = row.cleared_on
+        if cleared is not None and cleared > as_of:
+            cleared = None
+        dropped = row.dropped_on is not None and row.dropped_on <= as_of
         facts.append(
             CaseAsOf(
-                id=row[0],
-                household_id=row[1],
-                village=row[2],
-                category=row[3],
-                main_risk=row[4],
-                channel=row[5],
-                found_on=row[6],
-                relapse=row[7],
-                clearance_kind=row[8],
+                id=row.case_id,
+                household_id=row.household_id,
+                village=row.village,
+                category=row.category,
+                main_risk=row.main_risk,
+                channel=row.channel,
+                found_on=row.found_on,
+                relapse=row.relapse,
+                clearance_kind=row.clearance_kind,
                 identified_on=identified,
-                cleared_on=row[10] if row[10] is not None and row[10] <= as_of else None,
+                cleared_on=cleared,
                 terminated_on=terminated,
                 closed_before_identification=identified is None
                 and (dropped or terminated is not None),
-                risks=risks,
-                measures=measures,
+                risks=list(row.risks),
+                measures={code for code, first in row.measures if first <= as_of}
+                if identified is not None
+                else set(),
             )
         )
-        if row[1] not in people_of:
-            people = row[15]
-            if row[16]:
-                for pair in row[16].split(","):
-                    if pair[:8] <= day and (len(pair) == 9 or pair[9:] > day):
-                        people += 1
-            people_of[row[1]] = people
+        if row.household_id not in people_of:
+            people = row.people_fixed
+            for born, left in row.people_dated:
+                if born <= as_of and (left is None or left > as_of):
+                    people += 1
+            people_of[row.household_id] = people
     return facts, people_of
 
 
