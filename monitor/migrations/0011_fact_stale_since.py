@@ -4,27 +4,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('monitor', '0010_report_facts'),
+        ("monitor", "0010_report_facts"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='casefact',
-            name='casefact_stale',
+            model_name="casefact",
+            name="casefact_stale",
         ),
         migrations.RemoveField(
-            model_name='casefact',
-            name='stale',
+            model_name="casefact",
+            name="stale",
         ),
         migrations.AddField(
-            model_name='casefact',
-            name='stale_since',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='待重算时间'),
+            model_name="casefact",
+            name="stale_since",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="待重算时间"),
         ),
         migrations.AddIndex(
-            model_name='casefact',
-            index=models.Index(condition=models.Q(('stale_since__isnull', False)), fields=['stale_since'], name='casefact_stale_since'),
+            model_name="casefact",
+            index=models.Index(
+                condition=models.Q(("stale_since__isnull", False)),
+                fields=["stale_since"],
+                name="casefact_stale_since",
+            ),
         ),
     ]
