@@ -87,7 +87,7 @@ def _local_day(moment: datetime | None) -> date | None:
     return None if moment is None else timezone.localtime(moment).date()
 
 
-@dataclass
+@dataclass(slots=True)
 class CaseAsOf:
     """One case as it stood at the end of the day."""
 
@@ -137,24 +137,24 @@ def _case_facts(prefix: str, as_of: date) -> tuple[list[CaseAsOf], dict[int, int
         if cleared is not None and cleared > as_of:
             cleared = None
         dropped = row.dropped_on is not None and row.dropped_on <= as_of
+        # Positional, in the field order of CaseAsOf: 60,000 of them per province report.
         facts.append(
             CaseAsOf(
-                id=row.case_id,
-                household_id=row.household_id,
-                village=row.village,
-                category=row.category,
-                main_risk=row.main_risk,
-                channel=row.channel,
-                found_on=row.found_on,
-                relapse=row.relapse,
-                clearance_kind=row.clearance_kind,
-                identified_on=identified,
-                cleared_on=cleared,
-                terminated_on=terminated,
-                closed_before_identification=identified is None
-                and (dropped or terminated is not None),
-                risks=list(row.risks),
-                measures={code for code, first in row.measures if first <= as_of}
+                row.case_id,
+                row.household_id,
+                row.village,
+                row.category,
+                row.main_risk,
+                row.channel,
+                row.found_on,
+                row.relapse,
+                row.clearance_kind,
+                identified,
+                cleared,
+                terminated,
+                identified is None and (dropped or terminated is not None),
+                list(row.risks),
+                {code for code, first in row.measures if first <= as_of}
                 if identified is not None
                 else set(),
             )
