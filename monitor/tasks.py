@@ -4,6 +4,7 @@ carry a unique key), and does set-based queries."""
 from datetime import date, timedelta
 
 from celery import shared_task
+from celery.signals import worker_process_init, worker_ready
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
@@ -60,6 +61,25 @@ def flag_missing_follow_up_visits(quarter: str | None = None) -> dict:
     else:
         day = Quarter.of(timezone.localdate()).previous().first
     return deadlines.flag_missing_follow_up_visits(day)
+
+
+@worker_process_init.connect
+def _start_feed_helpers_in_pool_child(**kwargs) -> None:
+    """A prefork child takes the batches: its normalising helpers start with it."""
+    from monitor.feeds.parallel import start_helpers
+
+    start_helpers()
+
+
+@worker_ready.connect
+def _start_feed_helpers_in_worker(sender=None, **kwargs) -> None:
+    """Solo, threads and the like run the tasks in the worker's own process; a prefork
+    worker's own process never does (its children start theirs)."""
+    pool = getattr(sender, "pool", None)
+    if pool is not None and not type(pool).__module__.endswith("prefork"):
+        from monitor.feeds.parallel import start_helpers
+
+        start_helpers()
 
 
 @shared_task(

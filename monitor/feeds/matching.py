@@ -2,7 +2,10 @@
 
 1. Stage: the rows are normalised one by one (a generator, so a million-row list is never
    all in memory) into a temporary staging table — one COPY on PostgreSQL, batched inserts
-   on SQLite. Only the keyed hash of an ID number is staged, never the number.
+   on SQLite. A large CSV list on PostgreSQL is normalised on every core instead, by helper
+   processes that read it in chunks with the same reader and normaliser (parallel.py); any
+   doubt sends it back to this path. Only the keyed hash of an ID number is staged, never
+   the number.
 2. Find: one statement joins the staged rows to the members by ID hash — members still in
    the register (在册) of households not closed (销户) only — and marks duplicates within the
    list, into a narrow temporary table (row, household, first row of its group).
@@ -10,7 +13,8 @@
    household found that has neither an open case nor an open clue; one INSERT … SELECT
    writes every row with its outcome — invalid, duplicate in the batch, not in the registry,
    attached to the household's open case, merged into its open clue, or new clue — and its
-   links. No query per row, no UPDATE passes over the rows.
+   links, and counts the outcomes as it writes (RETURNING, on PostgreSQL). No query per
+   row, no UPDATE passes over the rows.
    A new clue waits for its county's dispatch (待县级下发), or goes straight to the village
    where the county's local rule is automatic dispatch: a CASE on the village's county,
    computed from the few counties whose rules differ from the installation's. A household
@@ -52,11 +56,13 @@ from monitor.choices import (
     Status,
 )
 from monitor.deadlines import add_workdays
+from monitor.feeds import parallel
 from monitor.feeds.dispatch import CountyRules, county_clue_rules, sql_now
 from monitor.feeds.intake import open_payload
 from monitor.feeds.rows import STAGE_COLUMNS, FeedFormatError, RowNormaliser, payload_rows
 from monitor.feeds.screening import stage_screening
 from monitor.models import WarningBatch, WarningRow
+from sheets.reading import TabularError, decode_csv_bytes
 
 logger = logging.getLogger(__name__)
 STAGE = "feed_stage"
@@ -161,8 +167,10 @@ _ROWS = f"""
     LEFT JOIN monitor_clue cl ON cl.household_id = f.found_household
         AND NOT (cl.status = 'closed') AND c.id IS NULL
     -- Clue ids were handed out in household order too, so both link indexes are filled
-    -- left to right instead of at random pages (a third off a million-row insert).
-    ORDER BY f.found_household
+    -- left to right instead of at random pages (a third off a million-row insert); the rows
+    -- that found no one come last in list order, filling the receipt's own key index page
+    -- by page.
+    ORDER BY f.found_household, s.row_number
 """  # noqa: S608 - constant SQL; every value is a bound parameter
 
 
@@ -233,11 +241,17 @@ def _status_by_county(column: str, rules: CountyRules) -> tuple[str, list]:
     return by_county(column, status(rules.default_auto), values)
 
 
+# The receipt counted as it is written: reading a million rows back costs more.
+_ROWS_COUNTED = """WITH written AS ({rows} RETURNING outcome)
+    SELECT outcome, COUNT(*) FROM written GROUP BY outcome"""
+
+
 def match_staged(
     batch_id: int, today: date, channel: str, rules: CountyRules | None = None
-) -> None:
+) -> dict[str, int]:
     """The two set-based statements over the found rows (the partial unique indexes keep
-    each household to one open case and one open clue, so the joins never fan out)."""
+    each household to one open case and one open clue, so the joins never fan out). Returns
+    the number of rows of each outcome."""
     rules = rules or county_clue_rules(today.year)
     status_sql, status_params = _status_by_county("h.village_id", rules)
     # Waiting for the county, the deadline is provisional: the dispatch sets it anew.
@@ -263,8 +277,11 @@ def match_staged(
                 *closed,
             ],
         )
+        rows = _ROWS.replace("{closed_marks}", marks)
+        if connection.vendor == "postgresql":
+            rows = _ROWS_COUNTED.format(rows=rows)
         cursor.execute(
-            _ROWS.replace("{closed_marks}", marks),
+            rows,
             [
                 batch_id,
                 RowOutcome.DUPLICATE.value,
@@ -278,8 +295,17 @@ def match_staged(
                 *closed,
             ],
         )
+        if connection.vendor != "postgresql":
+            # SQLite has no INSERT inside WITH.
+            cursor.execute(
+                "SELECT outcome, COUNT(*) FROM monitor_warningrow WHERE batch_id = %s "
+                "GROUP BY outcome",
+                [batch_id],
+            )
+        counts = dict(cursor.fetchall())
         cursor.execute(f"DROP TABLE {STAGE}")
         cursor.execute("DROP TABLE feed_found")
+    return counts
 
 
 def _last_clue_id() -> int:
@@ -482,27 +508,63 @@ COUNT_FIELDS = {
 }
 
 
-def _count(batch: WarningBatch) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT outcome, COUNT(*) FROM monitor_warningrow WHERE batch_id = %s GROUP BY outcome",
-            [batch.pk],
-        )
-        counts = dict(cursor.fetchall())
+def _count(batch: WarningBatch, counts: dict[str, int]) -> None:
     batch.rows_total = sum(counts.values())
     for outcome, name in COUNT_FIELDS.items():
         setattr(batch, name, counts.get(outcome.value, 0))
 
 
-def _list_rows(batch: WarningBatch, today: date):
-    """Open the stored upload and yield its normalised rows. The sealed copy is read here
-    and dropped once opened."""
+def _stage_list(batch: WarningBatch, today: date) -> None:
+    """Open the stored upload and stage its normalised rows: a large CSV list on every core
+    (parallel.py) where the database is PostgreSQL, otherwise in this process. The sealed copy
+    is read here and dropped once opened."""
     sealed = WarningBatch.objects.filter(pk=batch.pk).values_list("payload", flat=True).get()
     data = open_payload(sealed)
     del sealed
+    if (
+        connection.vendor == "postgresql"
+        and batch.file_format == "csv"
+        and parallel.wanted(len(data))
+        and _stage_in_parallel(data, today)
+    ):
+        return
     source = payload_rows(data, batch.file_format, batch.file_name, max_bytes=len(data) + 1)
     normalise = RowNormaliser(today)
-    return (normalise(*cells) for cells in source)
+    _stage_rows(normalise(*cells) for cells in source)
+
+
+# The helpers' rows come as CSV with every value quoted; an empty value is NULL only here.
+_COPY_CSV = (
+    f"COPY {STAGE} ({', '.join(STAGE_COLUMNS)}) FROM STDIN "
+    "WITH (FORMAT csv, FORCE_NULL (amount, occurred_on, household_id))"
+)
+
+
+def _stage_in_parallel(data: bytes, today: date) -> bool:
+    """False when the list is better read in one process; what was staged is then gone."""
+    try:
+        text, _ = decode_csv_bytes(data)
+        layout = parallel.plan(text)
+    except TabularError:
+        return False  # the single-process reader gives the reason
+    except parallel.Fallback as reason:
+        logger.info("list read in one process: %s", reason)
+        return False
+    try:
+        # A savepoint: a fallback half-way drops the stage with the rows already copied.
+        with transaction.atomic(), connection.cursor() as cursor:
+            create_stage()
+            with cursor.cursor.copy(_COPY_CSV) as copy:
+                for staged in parallel.staged_chunks(layout, text, today):
+                    copy.write(staged)
+            cursor.execute(f"ANALYZE {STAGE}")
+    except parallel.Fallback as reason:
+        logger.info("list read in one process: %s", reason)
+        return False
+    logger.info(
+        "list staged by %d helpers in %d chunks", parallel.helper_count(), len(layout.chunks)
+    )
+    return True
 
 
 def _fault_injection_point(batch_id: int) -> None:
@@ -531,15 +593,14 @@ def _work(batch: WarningBatch, today: date) -> None:
         stage_screening(batch, STAGE, today)
         channel = ClueChannel.DATA_SCREENING
     else:
-        _stage_rows(_list_rows(batch, today))
+        _stage_list(batch, today)
         channel = ClueChannel.DEPARTMENT
     _fault_injection_point(batch.pk)
     _find_households()
     _lock_households()
     rules = county_clue_rules(today.year)
     last_clue = _last_clue_id()
-    match_staged(batch.pk, today, channel, rules)
-    _count(batch)
+    _count(batch, match_staged(batch.pk, today, channel, rules))
     record_auto_dispatch(batch, rules, last_clue)
     raise_rounds_and_tell(batch, rules, last_clue)
 

@@ -107,6 +107,10 @@ def parse_date(raw: str, today: date) -> date | None:
 
 
 _DIGIT = re.compile(r"\d")
+# What pii.mask_pii_in_text can change: a run of 11 digits or more (a phone or an ID number,
+# full-width digits included) or a full-width digit or X it folds. A text with digits but
+# neither ("人员3", "住院2次") comes back unchanged, so the masking is skipped.
+_MASKABLE = re.compile("[0-9０-９]{11}|[０-９Ｘｘ]")
 _ODD_DOTS = re.compile("[・•‧∙．]")
 # The common amount once the thousands commas and a trailing 元 are gone: PostgreSQL reads
 # the text into numeric(14, 2) itself; at most two decimals, so nothing is rounded.
@@ -119,9 +123,24 @@ def _text(raw: str) -> str:
     if not raw.isprintable():
         raw = strip_control(raw)
     raw = raw.strip()
-    if _DIGIT.search(raw):
+    if _DIGIT.search(raw) and _MASKABLE.search(raw):
         raw = pii.mask_pii_in_text(raw)
     return raw
+
+
+class _Cleaned(dict):
+    """_text(raw)[:limit] remembered for the few values a column repeats down a list (its
+    indicators, an empty detail); only the first few thousand distinct values are kept."""
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit = limit
+
+    def __missing__(self, raw: str) -> str:
+        clean = _text(raw)[: self.limit]
+        if len(self) < 5000:
+            self[raw] = clean
+        return clean
 
 
 @lru_cache(maxsize=4)
@@ -145,6 +164,8 @@ class RowNormaliser:
         self._check_id = ListIdChecker(today)
         self._hash_id = pii.lookup_hasher("id_number")
         self._iso_dates = _iso_dates_until(today)
+        self._indicators = _Cleaned(100)
+        self._details = _Cleaned(500)
 
     def __call__(
         self,
@@ -160,8 +181,8 @@ class RowNormaliser:
         if _ODD_DOTS.search(name):
             name = name.translate(_MIDDLE_DOTS)
         name = name[:50]
-        indicator = _text(indicator)[:100]
-        detail = _text(detail)[:500]
+        indicator = self._indicators[indicator]
+        detail = self._details[detail]
         try:
             value, converted = self._check_id(raw_id)
         except IdNumberError as exc:

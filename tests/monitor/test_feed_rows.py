@@ -4,7 +4,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from households import pii
@@ -13,11 +13,12 @@ from monitor.feeds.rows import (
     REQUIRED,
     STAGE_COLUMNS,
     RowNormaliser,
+    _text,
     file_rows,
     parse_amount,
     parse_date,
 )
-from sheets.reading import read_table
+from sheets.reading import read_table, strip_control
 
 TODAY = date(2026, 11, 25)
 ID = "630121198710020016"
@@ -53,6 +54,21 @@ def test_amounts_take_the_value_parse_amount_gives(raw):
         assert row["amount"] is None and "金额" in row["reason"]
     else:
         assert as_decimal(row["amount"]) == expected and "金额" not in row["reason"]
+
+
+def _text_as_specified(raw):
+    """Control characters out, spaces trimmed, and any text with a digit through the masking
+    (which also folds full-width digits and X)."""
+    raw = strip_control(raw).strip()
+    return pii.mask_pii_in_text(raw) if any(c.isdigit() for c in raw) else raw
+
+
+@given(st.text(alphabet="0123456789０１２３４５６７８９XxＸｘ人员 \t\x00-", max_size=30))
+@example("联系13912345678")
+@example("身份证 63012119781009646x 住院")
+@example("人员123")
+def test_cleaned_text_is_what_the_masking_rule_gives(raw):
+    assert _text(raw) == _text_as_specified(raw)
 
 
 @pytest.mark.parametrize(
