@@ -5,6 +5,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from accounts.choices import Role
+from interventions.reference import HAIDONG_HOUSEHOLDS_PER_MEASURE
 
 SEED = 630121
 COUNTY = "630121000000"
@@ -29,21 +30,7 @@ DEMO_ACTORS = ["cun_dongguan", "cun_xiangyang", "zhen_qiaotou", "xian_datong"]
 # Illustrative (演示数据), like the demo's own lines: findings of December 2024 need one.
 LINE_2024 = Decimal("7200")
 
-# Households per measure category in Haidong's five-year table (DOMAIN.md section 7).
-HAIDONG = {
-    "industry": 4885,
-    "employment": 3518,
-    "finance": 593,
-    "public_job": 1281,
-    "housing": 881,
-    "water": 333,
-    "health": 6895,
-    "compulsory_edu": 396,
-    "education": 1630,
-    "social_security": 5829,
-    "social_aid": 563,
-    "infrastructure": 507,
-}
+HAIDONG = HAIDONG_HOUSEHOLDS_PER_MEASURE
 DEVELOPMENTAL = ("industry", "employment", "finance", "public_job")
 # category → (texts, responsible department, amount range in yuan, days it runs or None)
 MEASURES = {

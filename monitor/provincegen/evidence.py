@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from accounts.choices import Role
 from households.choices import RegionLevel
+from interventions.reference import HAIDONG_HOUSEHOLDS_PER_MEASURE
 from monitor.choices import (
     CLOSED_STATUSES,
     AdjustmentStatus,
@@ -39,21 +40,7 @@ from monitor.provincegen.registry import ABLE
 from monitor.provincegen.timeline import Planner
 
 ADJUSTED_SHARE, PENDING_SHARE = 0.06, 0.01
-# Households per measure category over five years in Haidong (DOMAIN.md section 7).
-MEASURE_WEIGHTS = {
-    "industry": 4885,
-    "employment": 3518,
-    "finance": 593,
-    "public_job": 1281,
-    "housing": 881,
-    "water": 333,
-    "health": 6895,
-    "compulsory_edu": 396,
-    "education": 1630,
-    "social_security": 5829,
-    "social_aid": 563,
-    "infrastructure": 507,
-}
+MEASURE_WEIGHTS = HAIDONG_HOUSEHOLDS_PER_MEASURE
 DEVELOPMENTAL = ("industry", "employment", "finance", "public_job")
 ILLNESS_COVER = ("health", "social_security")
 # What was done, who answers for it, the amount (yuan) and how long it runs (days; None:
