@@ -15,10 +15,10 @@ from monitor.reports.exports import (
     XLSX,
     export_download,
     export_file_response,
-    export_region,
     export_request,
     exports_for,
 )
+from monitor.reports.selectors import region_named
 
 REQUEST_ERRORS = {
     400: OpenApiResponse(
@@ -159,7 +159,7 @@ class ExportJobViewSet(
         job = export_request(
             by=request.user,
             kind=data["kind"],
-            region=export_region(request.user, data.get("region")),
+            region=region_named(request.user, data.get("region")),
             as_of=data.get("as_of") or timezone.localdate(),
             full_ids=data["full_ids"],
             reason=data.get("reason", ""),

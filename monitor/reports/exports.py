@@ -111,17 +111,6 @@ def export_regions_for(user) -> list[Region]:
     return [own, *Region.objects.filter(parent=own, retired=False).order_by("code")]
 
 
-def export_region(user, code: str | None) -> Region:
-    """The region named by a code (the user's own when none is named). An unknown code is
-    the same 404 as a region outside the user's; whether the user may export the region is
-    the policy's answer, asked by the service."""
-    code = (code or "").strip() or (user.region_id or "")
-    region = Region.objects.filter(code=code).first() if re.fullmatch(r"[0-9]{12}", code) else None
-    if region is None:
-        raise policy.out_of_scope()
-    return region
-
-
 def sheet_for(job: ExportJob) -> SheetSpec:
     prefix = job.region.prefix
     if job.kind == Kind.REGISTRY:

@@ -83,10 +83,6 @@ def day_end(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
 
 
-def _local_day(moment: datetime | None) -> date | None:
-    return None if moment is None else timezone.localtime(moment).date()
-
-
 @dataclass(slots=True)
 class CaseAsOf:
     """One case as it stood at the end of the day."""

@@ -13,6 +13,7 @@ from households.models import Region
 # (0001-01-01) from being read as a request for all of history.
 EARLIEST_AS_OF = date(2016, 1, 1)
 ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+ISO_CODE = re.compile(r"[0-9]{12}")
 
 
 def parse_as_of(text: str | None) -> date:
@@ -35,12 +36,19 @@ def parse_as_of(text: str | None) -> date:
     return day
 
 
-def report_region_for(user, code: str | None) -> Region:
-    """The region asked for, if the user may read its figures: the user's own region when
-    none is named; a region outside theirs (or no such code) is the same 404."""
+def region_named(user, code: str | None) -> Region:
+    """The region a request names by its 12-digit code (the user's own when none is named);
+    no such code is the same 404 as a region outside the user's, which the caller's policy
+    check answers."""
     code = (code or "").strip() or (user.region_id or "")
-    region = Region.objects.filter(code=code).first() if len(code) == 12 else None
+    region = Region.objects.filter(code=code).first() if ISO_CODE.fullmatch(code) else None
     if region is None:
         raise policy.out_of_scope()
+    return region
+
+
+def report_region_for(user, code: str | None) -> Region:
+    """The region asked for, if the user may read its figures."""
+    region = region_named(user, code)
     policy.require(user, "report.read", region)
     return region
