@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from config.parsers import SafeJSONParser
+from monitor.api.reports import ErrorSerializer
 from monitor.models import ExportJob
 from monitor.reports.exports import (
     XLSX,
@@ -20,20 +21,30 @@ from monitor.reports.exports import (
 )
 from monitor.reports.selectors import region_named
 
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+NOT_SIGNED_IN = _error("未登录或凭据无效")
+NOT_FOUND = _error("不存在，或不是您申请的导出")
 REQUEST_ERRORS = {
-    400: OpenApiResponse(
-        description="输入有误（台账类型、统计截止日期不能晚于今天或早于2000年、导出完整身份证号"
+    400: _error(
+        "输入有误（台账类型、统计截止日期不能晚于今天或早于2016年、导出完整身份证号"
         "未填理由）：detail 为中文说明，errors 按字段列出原因"
     ),
-    403: OpenApiResponse(description="角色无权导出台账（统计查看人等），或无权导出完整身份证号"),
-    404: OpenApiResponse(description="区划不存在，或不在您的管辖范围内"),
-    429: OpenApiResponse(description="您排队或生成中的导出任务已达上限，请等其完成后再申请"),
+    401: NOT_SIGNED_IN,
+    403: _error("角色无权导出台账（统计查看人等），或无权导出完整身份证号"),
+    404: _error("区划不存在，或不在您的管辖范围内"),
+    415: _error("请求体不是 JSON"),
+    429: _error("排队或生成中的导出任务已达上限，或今日导出完整身份证号的次数已达上限"),
 }
-NOT_FOUND = OpenApiResponse(description="不存在，或不是您申请的导出")
 DOWNLOAD_ERRORS = {
+    401: NOT_SIGNED_IN,
+    403: _error("您的角色已无权导出台账"),
     404: NOT_FOUND,
-    409: OpenApiResponse(description="文件尚在生成中，或生成失败（detail 说明原因）"),
-    410: OpenApiResponse(description="下载链接已过期，文件已删除，请重新申请导出"),
+    409: _error("文件尚在生成中，或生成失败（detail 说明原因）"),
+    410: _error("下载链接已过期，文件已删除，请重新申请导出"),
 }
 
 
@@ -120,10 +131,17 @@ class ExportJobSerializer(serializers.ModelSerializer):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="我的导出任务（仅本人申请的）"),
+    list=extend_schema(
+        summary="我的导出任务（仅本人申请的）",
+        responses={
+            200: ExportJobSerializer(many=True),
+            401: NOT_SIGNED_IN,
+            404: _error("页码超出范围"),
+        },
+    ),
     retrieve=extend_schema(
         summary="导出任务详情：状态、进度、下载地址",
-        responses={200: ExportJobSerializer, 404: NOT_FOUND},
+        responses={200: ExportJobSerializer, 401: NOT_SIGNED_IN, 404: NOT_FOUND},
     ),
 )
 class ExportJobViewSet(

@@ -30,7 +30,15 @@ from monitor.reports import exports as export_services
 from monitor.reports import ledger as ledger_module
 from monitor.reports.exports import export_ledger_file, export_path, export_run, exports_expire
 from monitor.workflow import STEP_BY_ACTION
-from tests.conftest import COUNTY, TOWNSHIP_1, TOWNSHIP_2, VILLAGE_A, VILLAGE_B, VILLAGE_C
+from tests.conftest import (
+    COUNTY,
+    OTHER_VILLAGE,
+    TOWNSHIP_1,
+    TOWNSHIP_2,
+    VILLAGE_A,
+    VILLAGE_B,
+    VILLAGE_C,
+)
 from tests.factories import HouseholdFactory, MemberFactory, make_id_number
 
 pytestmark = pytest.mark.django_db
@@ -768,11 +776,12 @@ def test_the_schema_documents_every_answer_of_the_export_endpoints(tmp_path):
     )
     paths = json.loads(target.read_text("utf-8"))["paths"]
     ask = paths["/api/exports/"]["post"]["responses"]
-    assert set(ask) == {"202", "400", "403", "404", "429"}
+    assert set(ask) == {"202", "400", "401", "403", "404", "415", "429"}
     detail = paths["/api/exports/{id}/"]["get"]["responses"]
-    assert set(detail) == {"200", "404"}
+    assert set(detail) == {"200", "401", "404"}
     download = paths["/api/exports/{id}/download/"]["get"]["responses"]
-    assert set(download) == {"200", "404", "409", "410"}
+    assert set(download) == {"200", "401", "403", "404", "409", "410"}
+    assert set(paths["/api/exports/"]["get"]["responses"]) == {"200", "401", "404"}
     assert list(download["200"]["content"]) == [
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     ]
@@ -801,3 +810,13 @@ def test_full_number_exports_are_bounded_per_day(api, county, eager_celery, sett
     assert refused.status_code == 429 and "上限" in refused.json()["detail"]
     # A masked sheet is not a reveal: still allowed.
     assert _ask(client, region=COUNTY).status_code == 202
+
+
+def test_the_form_takes_the_region_and_day_the_report_page_links_with(client, users, county):
+    client.force_login(users["approver"])
+    page = client.get("/exports/", {"region": VILLAGE_A, "as_of": "2026-06-30"}).content.decode()
+    assert f'<option value="{VILLAGE_A}" selected>' in page
+    assert 'value="2026-06-30"' in page
+    # A region the user may not export is not offered, whatever the link says.
+    other = client.get("/exports/", {"region": OTHER_VILLAGE}).content.decode()
+    assert OTHER_VILLAGE not in other
