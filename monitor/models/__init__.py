@@ -30,7 +30,14 @@ from monitor.models.feeds import (
     WarningBatch,
     WarningRow,
 )
-from monitor.models.reports import CaseFact, ExportJob, MonthlyReport
+from monitor.models.reports import (
+    CaseFact,
+    CaseFactMeasure,
+    CaseFactPerson,
+    CaseFactVersion,
+    ExportJob,
+    MonthlyReport,
+)
 
 __all__ = [
     "Announcement",
@@ -38,6 +45,9 @@ __all__ = [
     "Case",
     "CaseAdjustment",
     "CaseFact",
+    "CaseFactMeasure",
+    "CaseFactPerson",
+    "CaseFactVersion",
     "CaseRisk",
     "CaseTransition",
     "Clue",

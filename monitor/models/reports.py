@@ -118,12 +118,14 @@ class CaseFact(models.Model):
     cleared_on = models.DateField("风险消除日期", null=True)
     terminated_on = models.DateField("销户终止日期", null=True)
     dropped_on = models.DateField("不予纳入或撤销日期", null=True)
-    # "health:2026-03-01;industry:2026-01-20": the first start of each measure category.
-    measure_starts = models.CharField("各类措施最早开始日期", max_length=400, blank=True)
+    # The first start of any measure (the per-category firsts are CaseFactMeasure rows).
+    first_measure_on = models.DateField("最早措施开始日期", null=True)
+    # The day the household's next case was identified: from then on this one is no longer
+    # the household's latest (the households are counted by their latest case).
+    superseded_on = models.DateField("被后续案例取代日期", null=True)
     # Members counted on every day the reports are asked for (born before the earliest
-    # day, never gone), and the others as "birth-left" pairs ("20200102-", "19500101-20260501").
+    # day, never gone); the others are CaseFactPerson rows with their birth and leaving day.
     people_fixed = models.PositiveSmallIntegerField("固定在册人数", default=0)
-    people_dated = models.TextField("随日期变化的成员", blank=True)
     # Set when a source the update times do not show changed (members); cleared by the
     # build that started after it, so a mark made during a build is not lost.
     stale_since = models.DateTimeField("待重算时间", null=True, blank=True)
@@ -146,3 +148,69 @@ class CaseFact(models.Model):
 
     def __str__(self):
         return f"{self.case_id}"
+
+
+# The fact's dated parts, one narrow row each, so that the figures as of a day are counted
+# by the database (monitor.reports.figures) rather than parsed in Python: the member table
+# has millions of rows, these a few for each case. Rebuilt with their fact.
+
+
+class CaseFactPerson(models.Model):
+    """A member of the case's household counted only on some days: born on or after the
+    earliest report day, or gone from the register (died, moved out) on a known day."""
+
+    fact = models.ForeignKey(CaseFact, on_delete=models.CASCADE, related_name="people_dated")
+    born = models.DateField("出生日期")
+    left_on = models.DateField("离开日期", null=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "统计事实·随日期变化的成员"
+        indexes = [models.Index(fields=["fact"], name="casefactperson_fact")]
+
+    def __str__(self):
+        return f"{self.fact_id} {self.born}–{self.left_on or ''}"
+
+
+class CaseFactMeasure(models.Model):
+    """The first start of one measure category (帮扶措施类别) on the case."""
+
+    fact = models.ForeignKey(CaseFact, on_delete=models.CASCADE, related_name="measure_starts")
+    category_code = models.CharField("措施类别", max_length=16)
+    first_on = models.DateField("最早开始日期")
+    # Set on one row per household and category: the day from which the household counts
+    # as having a measure of the category (some case of it identified by then with such a
+    # measure started), so households are counted without DISTINCT.
+    household_counted_on = models.DateField("农户计入日期", null=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "统计事实·各类措施"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["fact", "category_code"], name="one_fact_measure_per_category"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.fact_id} {self.category_code} {self.first_on}"
+
+
+class CaseFactVersion(models.Model):
+    """The case's category and risks as they were before a 动态调整 confirmed on `until`:
+    a report as of a day before `until` reads these values (the first such version in
+    `sequence` order), not today's."""
+
+    fact = models.ForeignKey(CaseFact, on_delete=models.CASCADE, related_name="versions")
+    sequence = models.PositiveSmallIntegerField("顺序")
+    until = models.DateField("调整确认日期")
+    category = models.CharField("监测对象类别", max_length=16)
+    main_risk = models.CharField("主要风险类型", max_length=4, blank=True)
+    risk_codes = models.CharField("风险类型", max_length=40, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "统计事实·调整前的值"
+        constraints = [
+            models.UniqueConstraint(fields=["fact", "sequence"], name="one_fact_version_per_step")
+        ]
+
+    def __str__(self):
+        return f"{self.fact_id} #{self.sequence} {self.until}"

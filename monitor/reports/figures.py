@@ -18,17 +18,21 @@ clearance rate (风险消除率) = households whose latest case was cleared by t
 household ever identified by the day; in people the same with the people of those
 households. Stated on the page with the figures.
 
-The cases come from the report facts (monitor.reports.facts: one row per case, refreshed
-before each reading, held parsed in the process by FACTS); adjustments, deadlines and clues
-are read live. Counting is one pass in Python: a province's 60,000 cases.
+The cases come from the report facts (monitor.reports.facts: one row per case with its
+dated parts, refreshed before each reading) and are counted by the database: one query
+reduces a region's cases to one row per household as of the day (its latest identified case
+by a window function, its people, whether any of its cases was new this month or year) and
+groups those by everything the figures are broken down by; Python only adds up the groups,
+a few thousand rows for a province. Deadlines and clues are read from their own tables.
 """
 
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from collections import defaultdict
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 
+from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q
-from django.db.models.functions import Coalesce
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from households.choices import PREFIX_LENGTH, RegionLevel
@@ -43,13 +47,16 @@ from monitor.choices import (
     ClueOutcome,
 )
 from monitor.models import (
-    CaseAdjustment,
+    CaseFact,
+    CaseFactMeasure,
+    CaseFactPerson,
+    CaseFactVersion,
     Clue,
     Deadline,
     DispatchRound,
     SelfApplication,
 )
-from monitor.reports.facts import FACTS, case_facts_refresh
+from monitor.reports.facts import case_facts_refresh
 from monitor.rules import add_months
 
 DEFINITIONS = {
@@ -83,128 +90,179 @@ def day_end(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
 
 
-@dataclass(slots=True)
-class CaseAsOf:
-    """One case as it stood at the end of the day."""
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
 
-    id: int
-    household_id: int
-    village: str
+
+# One row per household of the region that had a case found by the day, reduced to what the
+# figures break it down by, then grouped. `fact` is each case as it stood at the end of the
+# day (steps after it undone, the values a later 动态调整 replaced put back, people counted
+# by birth and leaving day, `latest` if it is the household's latest case identified by the
+# day); `household` takes the latest case's values and whether any of the household's cases
+# was new, relapsed, cleared in the month or year, or is being identified. Two hash
+# aggregations, no window over the households, portable to the SQLite demo.
+HOUSEHOLD_GROUPS = """
+WITH dated AS (
+    -- a few rows a case, for the whole installation: cheaper read whole than joined
+    SELECT p.fact_id, COUNT(*) AS n
+    FROM {person} p
+    WHERE p.born <= %(day)s AND (p.left_on IS NULL OR p.left_on > %(day)s)
+    GROUP BY p.fact_id
+), earlier AS (
+    SELECT v.fact_id, v.category, v.main_risk, v.risk_codes,
+        ROW_NUMBER() OVER (PARTITION BY v.fact_id ORDER BY v.sequence) AS n
+    FROM {version} v JOIN {fact} cf ON cf.case_id = v.fact_id
+    WHERE cf.village_id LIKE %(prefix)s AND cf.found_on <= %(day)s AND v.until > %(day)s
+), fact AS (
+    SELECT cf.household_id, SUBSTR(cf.village_id, 1, {width}) AS child,
+        cf.people_fixed + COALESCE(d.n, 0) AS people,
+        CASE WHEN cf.identified_on <= %(day)s
+            AND (cf.superseded_on IS NULL OR cf.superseded_on > %(day)s) THEN 1 ELSE 0 END
+            AS latest,
+        COALESCE(e.category, cf.category) AS category,
+        COALESCE(e.main_risk, cf.main_risk) AS main_risk,
+        COALESCE(e.risk_codes, cf.risk_codes) AS risk_codes,
+        cf.channel, cf.relapse, cf.clearance_kind,
+        CASE WHEN cf.identified_on <= %(day)s THEN cf.identified_on END AS identified_on,
+        CASE WHEN cf.cleared_on <= %(day)s THEN cf.cleared_on END AS cleared_on,
+        CASE WHEN cf.terminated_on <= %(day)s THEN 1 ELSE 0 END AS terminated,
+        CASE WHEN cf.dropped_on <= %(day)s THEN 1 ELSE 0 END AS dropped,
+        CASE WHEN cf.first_measure_on <= %(day)s THEN 1 ELSE 0 END AS measured
+    FROM {fact} cf
+    LEFT JOIN dated d ON d.fact_id = cf.case_id
+    LEFT JOIN earlier e ON e.fact_id = cf.case_id AND e.n = 1
+    WHERE cf.village_id LIKE %(prefix)s AND cf.found_on <= %(day)s
+), household AS (
+    -- The latest case's values in one string (one aggregate instead of nine), split again
+    -- by Python: state|category|kind or state|category|channel|main risk|risks|relapse.
+    SELECT MAX(child) AS child, MAX(people) AS people,
+        MAX(CASE WHEN latest = 1 THEN
+            CASE WHEN cleared_on IS NOT NULL THEN 'cleared|' || category || '|'
+                    || COALESCE(clearance_kind, '')
+                WHEN terminated = 1 THEN 'terminated|' || category
+                ELSE 'monitored|' || category || '|' || channel || '|'
+                    || COALESCE(main_risk, '') || '|' || COALESCE(risk_codes, '') || '|'
+                    || CASE WHEN relapse THEN '1' ELSE '0' END || '|'
+                    || CASE WHEN measured = 1 THEN '1' ELSE '0' END
+                END
+            END) AS latest,
+        MAX(CASE WHEN identified_on IS NULL AND dropped = 0 AND terminated = 0
+            THEN 1 ELSE 0 END) AS identifying,
+        MAX(CASE WHEN identified_on >= %(year)s THEN 1 ELSE 0 END) AS new_year,
+        MAX(CASE WHEN identified_on >= %(month)s THEN 1 ELSE 0 END) AS new_month,
+        MAX(CASE WHEN identified_on >= %(year)s AND relapse THEN 1 ELSE 0 END) AS relapse_year,
+        MAX(CASE WHEN identified_on >= %(month)s AND relapse THEN 1 ELSE 0 END)
+            AS relapse_month,
+        MAX(CASE WHEN cleared_on >= %(year)s THEN 1 ELSE 0 END) AS cleared_year,
+        MAX(CASE WHEN cleared_on >= %(month)s THEN 1 ELSE 0 END) AS cleared_month
+    FROM fact GROUP BY household_id
+)
+SELECT child, COALESCE(latest, ''),
+    identifying + 2 * new_year + 4 * new_month + 8 * relapse_year + 16 * relapse_month
+        + 32 * cleared_year + 64 * cleared_month,
+    COUNT(*), SUM(people)
+FROM household
+GROUP BY 1, 2, 3
+"""
+# The household flags, packed into one grouping key above (bit values).
+FLAGS = (
+    "identifying",
+    "new_year",
+    "new_month",
+    "relapse_year",
+    "relapse_month",
+    "cleared_year",
+    "cleared_month",
+)
+# The analytic query hashes some 60,000 rows per province twice; PostgreSQL's default 4 MB
+# of work memory would spill them to disk and sort instead.
+WORK_MEM = "64MB"
+
+
+class Group(NamedTuple):
+    """Households alike in everything the figures break them down by, and their people."""
+
+    child: str
+    state: str  # of the latest case identified by the day; "" when none was
     category: str
-    main_risk: str
+    kind: str
     channel: str
-    found_on: date
+    main_risk: str
+    risk_codes: str
     relapse: bool
-    clearance_kind: str
-    identified_on: date | None
-    cleared_on: date | None
-    terminated_on: date | None
-    closed_before_identification: bool
-    risks: list[str] = field(default_factory=list)
-    measures: set[str] = field(default_factory=set)
+    measured: bool
+    identifying: int
+    new_year: int
+    new_month: int
+    relapse_year: int
+    relapse_month: int
+    cleared_year: int
+    cleared_month: int
+    households: int
+    people: int
 
-    @property
-    def monitored(self) -> bool:
-        return (
-            self.identified_on is not None
-            and self.cleared_on is None
-            and self.terminated_on is None
+
+def _household_groups(prefix: str, as_of: date, width: int) -> list[Group]:
+    adapt = connection.ops.adapt_datefield_value
+    sql = HOUSEHOLD_GROUPS.format(
+        fact=_table(CaseFact),
+        person=_table(CaseFactPerson),
+        version=_table(CaseFactVersion),
+        width=int(width),
+    )
+    params = {
+        "prefix": f"{prefix}%",
+        "day": adapt(as_of),
+        "month": adapt(as_of.replace(day=1)),
+        "year": adapt(as_of.replace(month=1, day=1)),
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    groups = []
+    for child, latest, bits, households, people in rows:
+        state, category, *rest = latest.split("|") if latest else ("", "")
+        kind = rest[0] if state == "cleared" else ""
+        channel, main_risk, risk_codes, relapse, measured = (
+            rest if state == "monitored" else ("", "", "", "0", "0")
         )
-
-    @property
-    def identifying(self) -> bool:
-        return self.identified_on is None and not self.closed_before_identification
-
-
-def _case_facts(prefix: str, as_of: date) -> tuple[list[CaseAsOf], dict[int, int]]:
-    """The cases of the region found by the day, as they stood at its end, and the people of
-    each of their households on it — from the report facts (monitor.reports.facts)."""
-    facts, people_of = [], {}
-    for row in FACTS.inside(prefix):
-        if row.found_on > as_of:
-            continue
-        identified = row.identified_on
-        if identified is not None and identified > as_of:
-            identified = None
-        terminated = row.terminated_on
-        if terminated is not None and terminated > as_of:
-            terminated = None
-        cleared = row.cleared_on
-        if cleared is not None and cleared > as_of:
-            cleared = None
-        dropped = row.dropped_on is not None and row.dropped_on <= as_of
-        # Positional, in the field order of CaseAsOf: 60,000 of them per province report.
-        facts.append(
-            CaseAsOf(
-                row.case_id,
-                row.household_id,
-                row.village,
-                row.category,
-                row.main_risk,
-                row.channel,
-                row.found_on,
-                row.relapse,
-                row.clearance_kind,
-                identified,
-                cleared,
-                terminated,
-                identified is None and (dropped or terminated is not None),
-                list(row.risks),
-                {code for code, first in row.measures if first <= as_of}
-                if identified is not None
-                else set(),
+        flags = [(bits >> position) & 1 for position in range(len(FLAGS))]
+        groups.append(
+            Group(
+                child,
+                state,
+                category,
+                kind,
+                channel,
+                main_risk,
+                risk_codes,
+                relapse == "1",
+                measured == "1",
+                *flags,
+                households,
+                int(people or 0),
             )
         )
-        if row.household_id not in people_of:
-            people = row.people_fixed
-            for born, left in row.people_dated:
-                if born <= as_of and (left is None or left > as_of):
-                    people += 1
-            people_of[row.household_id] = people
-    return facts, people_of
-
-
-def _apply_adjustments(facts: dict[int, CaseAsOf], prefix: str, as_of: date) -> None:
-    """动态调整 confirmed after the day: the first of them kept the values of the day."""
-    later = (
-        CaseAdjustment.objects.filter(
-            case__village__code__startswith=prefix,
-            status="confirmed",
-            decided_at__gte=day_end(as_of),
-        )
-        .order_by("case_id", "decided_at", "id")
-        .values_list("case_id", "before")
-    )
-    seen = set()
-    for case_id, before in later:
-        if case_id in seen or case_id not in facts:
-            continue
-        seen.add(case_id)
-        fact = facts[case_id]
-        fact.category = before.get("category", fact.category)
-        fact.main_risk = before.get("main_risk", fact.main_risk)
-        fact.risks = list(before.get("risk_codes", fact.risks))
+    return groups
 
 
 class Tally:
-    """Households and people counted together; a household is counted once."""
+    """Households and people, added up from groups that count each household once."""
 
-    def __init__(self, people_of: dict[int, int]):
-        self.people_of = people_of
-        self.households: set[int] = set()
+    __slots__ = ("households", "people")
+
+    def __init__(self):
+        self.households = 0
         self.people = 0
 
-    def add(self, household_id: int) -> None:
-        if household_id not in self.households:
-            self.households.add(household_id)
-            self.people += self.people_of.get(household_id, 0)
+    def add(self, group: Group) -> None:
+        self.households += group.households
+        self.people += group.people
 
     def as_dict(self) -> dict:
-        return {"households": len(self.households), "people": self.people}
-
-
-def _tallies(keys, people_of) -> dict:
-    return {key: Tally(people_of) for key in keys}
+        return {"households": self.households, "people": self.people}
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -220,98 +278,100 @@ def _p90(values: list[int]) -> int | None:
     return ordered[rank - 1]
 
 
-def _latest_by_household(facts: list[CaseAsOf]) -> dict[int, CaseAsOf]:
-    """Each household's latest case identified by the day."""
-    latest: dict[int, CaseAsOf] = {}
-    for fact in facts:
-        if fact.identified_on is None:
-            continue
-        held = latest.get(fact.household_id)
-        if held is None or (fact.identified_on, fact.id) > (held.identified_on, held.id):
-            latest[fact.household_id] = fact
-    return latest
+def _inside(prefix: str, as_of: date):
+    """The report facts of the region's cases found by the day."""
+    return CaseFact.objects.filter(village_id__startswith=prefix, found_on__lte=as_of)
+
+
+def _measure_households(prefix: str, as_of: date) -> dict[str, int]:
+    """Households ever identified by the day with a measure of each category started by it,
+    from any of their identified cases (the Haidong table counts them so): one row per
+    household and category carries the day it counts from (facts.py)."""
+    found = (
+        CaseFactMeasure.objects.filter(
+            fact__village_id__startswith=prefix, household_counted_on__lte=as_of
+        )
+        .values("category_code")
+        .annotate(households=Count("pk"))
+        .order_by()
+    )
+    return {row["category_code"]: row["households"] for row in found}
+
+
+def _identification_days(prefix: str, as_of: date) -> list[int]:
+    """Days from finding to identification of each case identified this year by the day."""
+    pairs = (
+        _inside(prefix, as_of)
+        .filter(identified_on__gte=as_of.replace(month=1, day=1), identified_on__lte=as_of)
+        .values_list("identified_on", "found_on")
+        .order_by()
+    )
+    return [(identified - found).days for identified, found in pairs]
 
 
 def _stock_figures(
-    facts: list[CaseAsOf],
-    people_of: dict[int, int],
-    as_of: date,
+    groups: list[Group],
+    measure_households: dict[str, int],
+    days_to_identify: list[int],
     measure_categories: list[tuple[str, str]],
 ) -> dict:
-    """The figures that are counts over the cases of one region."""
-    month_start, year_start = as_of.replace(day=1), as_of.replace(month=1, day=1)
-    latest = _latest_by_household(facts)
-    categories = Category.values
-    ever, cleared, monitored, terminated = (Tally(people_of) for _ in range(4))
-    cleared_kind = _tallies(ClearanceKind.values, people_of)
-    ever_by_category = _tallies(categories, people_of)
-    monitored_by_category = _tallies(categories, people_of)
-    by_main_risk: dict[str, Tally] = defaultdict(lambda: Tally(people_of))
-    by_risk: dict[str, Tally] = defaultdict(lambda: Tally(people_of))
-    by_channel = _tallies(Channel.values, people_of)
-    measure_households: dict[str, set[int]] = defaultdict(set)
-    with_any_measure: set[int] = set()
-    without_measure = Tally(people_of)
-    relapse_monitored = Tally(people_of)
-    for household_id, fact in latest.items():
-        ever.add(household_id)
-        ever_by_category[fact.category].add(household_id)
-        if fact.cleared_on is not None:
-            cleared.add(household_id)
+    """The figures that are counts over the households of one region."""
+    ever, cleared, monitored, terminated = Tally(), Tally(), Tally(), Tally()
+    identifying, without_measure, relapse_monitored = Tally(), Tally(), Tally()
+    new_month, new_year, relapse_month, relapse_year = Tally(), Tally(), Tally(), Tally()
+    cleared_month, cleared_year = Tally(), Tally()
+    keyed = {
+        name: defaultdict(Tally)
+        for name in ("cleared_kind", "ever_category", "category", "main_risk", "risk", "channel")
+    }
+    with_any_measure = 0
+    for group in groups:
+        flagged = (
+            (group.identifying, identifying),
+            (group.new_year, new_year),
+            (group.new_month, new_month),
+            (group.relapse_year, relapse_year),
+            (group.relapse_month, relapse_month),
+            (group.cleared_year, cleared_year),
+            (group.cleared_month, cleared_month),
+        )
+        for flag, tally in flagged:
+            if flag:
+                tally.add(group)
+        if not group.state:
+            continue
+        ever.add(group)
+        keyed["ever_category"][group.category].add(group)
+        if group.state == "cleared":
+            cleared.add(group)
             # A clearance recorded before the kind was asked is one through aid.
-            cleared_kind[fact.clearance_kind or ClearanceKind.ASSISTED].add(household_id)
-        elif fact.terminated_on is not None:
-            terminated.add(household_id)
+            keyed["cleared_kind"][group.kind or ClearanceKind.ASSISTED].add(group)
+        elif group.state == "terminated":
+            terminated.add(group)
         else:
-            monitored.add(household_id)
-            monitored_by_category[fact.category].add(household_id)
-            by_channel[fact.channel].add(household_id)
-            if fact.main_risk:
-                by_main_risk[fact.main_risk].add(household_id)
-            for code in fact.risks:
-                by_risk[code].add(household_id)
-            if fact.relapse:
-                relapse_monitored.add(household_id)
-            if fact.measures:
-                with_any_measure.add(household_id)
+            monitored.add(group)
+            keyed["category"][group.category].add(group)
+            keyed["channel"][group.channel].add(group)
+            if group.main_risk:
+                keyed["main_risk"][group.main_risk].add(group)
+            for code in filter(None, group.risk_codes.split(",")):
+                keyed["risk"][code].add(group)
+            if group.relapse:
+                relapse_monitored.add(group)
+            if group.measured:
+                with_any_measure += group.households
             else:
-                without_measure.add(household_id)
-    # Measures per category over every household ever identified (the Haidong table counts
-    # them so), from any of the household's identified cases.
-    for fact in facts:
-        if fact.identified_on is not None:
-            for code in fact.measures:
-                measure_households[code].add(fact.household_id)
-    new_month, new_year = Tally(people_of), Tally(people_of)
-    relapse_month, relapse_year = Tally(people_of), Tally(people_of)
-    cleared_month, cleared_year = Tally(people_of), Tally(people_of)
-    days_to_identify = []
-    identifying = Tally(people_of)
-    for fact in facts:
-        if fact.identifying:
-            identifying.add(fact.household_id)
-        if fact.identified_on is not None and fact.identified_on >= year_start:
-            new_year.add(fact.household_id)
-            days_to_identify.append((fact.identified_on - fact.found_on).days)
-            if fact.relapse:
-                relapse_year.add(fact.household_id)
-            if fact.identified_on >= month_start:
-                new_month.add(fact.household_id)
-                if fact.relapse:
-                    relapse_month.add(fact.household_id)
-        if fact.cleared_on is not None and fact.cleared_on >= year_start:
-            cleared_year.add(fact.household_id)
-            if fact.cleared_on >= month_start:
-                cleared_month.add(fact.household_id)
+                without_measure.add(group)
     ever_d, cleared_d = ever.as_dict(), cleared.as_dict()
     monitored_d = monitored.as_dict()
+    categories, channels = dict(Category.choices), dict(Channel.choices)
     return {
         "monitored": {
             **monitored_d,
-            "by_category": _rows(monitored_by_category, dict(Category.choices)),
-            "by_main_risk": _rows(by_main_risk, RISK_TYPE_LABELS, ordered=True),
-            "by_risk": _rows(by_risk, RISK_TYPE_LABELS, ordered=True),
-            "by_channel": _rows(by_channel, dict(Channel.choices)),
+            "by_category": _rows(keyed["category"], categories),
+            "by_main_risk": _rows(keyed["main_risk"], RISK_TYPE_LABELS, ordered=True),
+            "by_risk": _rows(keyed["risk"], RISK_TYPE_LABELS, ordered=True),
+            "by_channel": _rows(keyed["channel"], channels),
             "relapse": relapse_monitored.as_dict(),
         },
         "identifying": identifying.as_dict(),
@@ -321,10 +381,10 @@ def _stock_figures(
             "relapse_month": relapse_month.as_dict(),
             "relapse_year": relapse_year.as_dict(),
         },
-        "ever": {**ever_d, "by_category": _rows(ever_by_category, dict(Category.choices))},
+        "ever": {**ever_d, "by_category": _rows(keyed["ever_category"], categories)},
         "cleared": {
             **cleared_d,
-            "by_kind": _rows(cleared_kind, dict(ClearanceKind.choices)),
+            "by_kind": _rows(keyed["cleared_kind"], dict(ClearanceKind.choices)),
             "month": cleared_month.as_dict(),
             "year": cleared_year.as_dict(),
         },
@@ -336,10 +396,10 @@ def _stock_figures(
         },
         "measures": {
             "by_category": [
-                {"code": code, "label": name, "households": len(measure_households.get(code, ()))}
+                {"code": code, "label": name, "households": measure_households.get(code, 0)}
                 for code, name in measure_categories
             ],
-            "monitored_with_any": len(with_any_measure),
+            "monitored_with_any": with_any_measure,
             "monitored_without": without_measure.as_dict(),
             "all_monitored_have_measure": monitored_d["households"] > 0
             and not without_measure.households,
@@ -355,6 +415,7 @@ def _stock_figures(
 
 
 def _rows(tallies: dict, labels: dict, ordered: bool = False) -> list[dict]:
+    """Rows in the labels' order: every label, or (`ordered`) those counted."""
     keys = [key for key in labels if key in tallies] if ordered else list(labels)
     rows = []
     for key in keys:
@@ -398,7 +459,7 @@ def _overdue(prefix: str, as_of: date) -> dict:
     }
 
 
-def _feeds(prefix: str, as_of: date, identified: dict[int, date | None]) -> dict:
+def _feeds(prefix: str, as_of: date) -> dict:
     """Department rounds and clues, verified, and what they became; self-applications."""
     cut = day_end(as_of)
     year_start = as_of.replace(month=1, day=1)
@@ -426,15 +487,18 @@ def _feeds(prefix: str, as_of: date, identified: dict[int, date | None]) -> dict
         total=Count("id"),
         year=Count("id", filter=Q(dispatched_at__gte=day_end(year_start - timedelta(days=1)))),
     )
+    # Admitted: the application's case (its own, or else its clue's) identified by the day.
+    identified = _inside(prefix, as_of).filter(identified_on__lte=as_of).values("case_id")
     applications = SelfApplication.objects.filter(
         village__code__startswith=prefix, submitted_at__lt=cut
-    ).annotate(case_ref=Coalesce("case_id", "clue__case_id"))
-    submitted = 0
-    admitted = 0
-    for case_ref in applications.values_list("case_ref", flat=True).iterator(chunk_size=5000):
-        submitted += 1
-        if case_ref is not None and identified.get(case_ref) is not None:
-            admitted += 1
+    ).aggregate(
+        submitted=Count("id"),
+        admitted=Count(
+            "id",
+            filter=Q(case_id__in=identified)
+            | Q(case_id__isnull=True, clue__case_id__in=identified),
+        ),
+    )
     return {
         "rounds": {"total": round_figures["total"], "year": round_figures["year"]},
         "clues": {
@@ -465,25 +529,36 @@ def _feeds(prefix: str, as_of: date, identified: dict[int, date | None]) -> dict
             "identified": figures["identified"],
             "yield": _rate(figures["identified"], figures["verified"]),
         },
-        "self_applications": {"submitted": submitted, "admitted": admitted},
+        "self_applications": {
+            "submitted": applications["submitted"],
+            "admitted": applications["admitted"],
+        },
     }
 
 
-def _flow(facts: list[CaseAsOf], as_of: date, months: int = 12) -> list[dict]:
-    """Households newly identified and cleared per month, the last `months` months."""
+def _flow(prefix: str, as_of: date, months: int = 12) -> list[dict]:
+    """Cases newly identified and cleared per month, the last `months` months."""
     first = add_months(as_of.replace(day=1), -(months - 1))
-    new: Counter = Counter()
-    cleared: Counter = Counter()
-    for fact in facts:
-        if fact.identified_on is not None and fact.identified_on >= first:
-            new[(fact.identified_on.year, fact.identified_on.month)] += 1
-        if fact.cleared_on is not None and fact.cleared_on >= first:
-            cleared[(fact.cleared_on.year, fact.cleared_on.month)] += 1
+    facts = _inside(prefix, as_of)
+
+    def by_month(field_name: str) -> dict[tuple[int, int], int]:
+        found = (
+            facts.filter(**{f"{field_name}__gte": first, f"{field_name}__lte": as_of})
+            .annotate(month=TruncMonth(field_name))
+            .values("month")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        return {(row["month"].year, row["month"].month): row["n"] for row in found}
+
+    new, cleared = by_month("identified_on"), by_month("cleared_on")
     flow = []
     for offset in range(months):
         day = add_months(first, offset)
         key = (day.year, day.month)
-        flow.append({"month": f"{day:%Y-%m}", "identified": new[key], "cleared": cleared[key]})
+        flow.append(
+            {"month": f"{day:%Y-%m}", "identified": new.get(key, 0), "cleared": cleared.get(key, 0)}
+        )
     return flow
 
 
@@ -491,53 +566,43 @@ def child_level(level: int) -> RegionLevel | None:
     return None if level >= RegionLevel.VILLAGE else RegionLevel(level + 1)
 
 
-def _children(region: Region, facts: list[CaseAsOf], people_of: dict[int, int], as_of: date):
-    """A few figures of each region one level down, in one pass over the cases (the full
-    set of figures is one click away, on the child's own page)."""
-    level = child_level(region.level)
-    if level is None:
-        return []
-    width = PREFIX_LENGTH[level]
-    month_start = as_of.replace(day=1)
+def _children(region: Region, groups: list[Group]) -> list[dict]:
+    """A few figures of each region one level down, from the same groups (the full set of
+    figures is one click away, on the child's own page)."""
     keys = ("monitored", "ever", "cleared", "new_month", "identifying", "without")
-    sets: dict[str, dict[str, set]] = defaultdict(lambda: {key: set() for key in keys})
-    by_category: dict[str, dict[str, set]] = defaultdict(lambda: defaultdict(set))
-    for household_id, fact in _latest_by_household(facts).items():
-        child = sets[fact.village[:width]]
-        child["ever"].add(household_id)
-        if fact.cleared_on is not None:
-            child["cleared"].add(household_id)
-        elif fact.terminated_on is None:
-            child["monitored"].add(household_id)
-            by_category[fact.village[:width]][fact.category].add(household_id)
-            if not fact.measures:
-                child["without"].add(household_id)
-    for fact in facts:
-        child = sets[fact.village[:width]]
-        if fact.identifying:
-            child["identifying"].add(fact.household_id)
-        if fact.identified_on is not None and fact.identified_on >= month_start:
-            child["new_month"].add(fact.household_id)
-
-    def tally(households: set) -> dict:
-        return {
-            "households": len(households),
-            "people": sum(people_of.get(h, 0) for h in households),
-        }
-
+    tallies: dict[str, dict[str, Tally]] = defaultdict(lambda: {key: Tally() for key in keys})
+    by_category: dict[str, dict[str, Tally]] = defaultdict(lambda: defaultdict(Tally))
+    for group in groups:
+        child = tallies[group.child]
+        if group.identifying:
+            child["identifying"].add(group)
+        if group.new_month:
+            child["new_month"].add(group)
+        if not group.state:
+            continue
+        child["ever"].add(group)
+        if group.state == "cleared":
+            child["cleared"].add(group)
+        elif group.state == "monitored":
+            child["monitored"].add(group)
+            by_category[group.child][group.category].add(group)
+            if not group.measured:
+                child["without"].add(group)
     rows = []
-    for child in Region.objects.filter(parent=region).order_by("code"):
-        found = sets[child.code[:width]]
-        ever, cleared = tally(found["ever"]), tally(found["cleared"])
-        categories = by_category[child.code[:width]]
+    empty = Tally()
+    for region_child in Region.objects.filter(parent=region).order_by("code"):
+        width = PREFIX_LENGTH[region_child.level]
+        found = tallies.get(region_child.code[:width]) or {key: empty for key in keys}
+        categories = by_category.get(region_child.code[:width], {})
+        ever, cleared = found["ever"].as_dict(), found["cleared"].as_dict()
         rows.append(
             {
-                "code": child.code,
-                "name": child.name,
-                "retired": child.retired,
-                "monitored": tally(found["monitored"]),
+                "code": region_child.code,
+                "name": region_child.name,
+                "retired": region_child.retired,
+                "monitored": found["monitored"].as_dict(),
                 "by_category": [
-                    {"code": code, "label": label, **tally(categories.get(code, set()))}
+                    {"code": code, "label": label, **categories.get(code, empty).as_dict()}
                     for code, label in Category.choices
                 ],
                 "ever": ever,
@@ -546,9 +611,9 @@ def _children(region: Region, facts: list[CaseAsOf], people_of: dict[int, int], 
                     "households": _rate(cleared["households"], ever["households"]),
                     "people": _rate(cleared["people"], ever["people"]),
                 },
-                "new_month": tally(found["new_month"]),
-                "identifying": tally(found["identifying"]),
-                "monitored_without_measure": tally(found["without"]),
+                "new_month": found["new_month"].as_dict(),
+                "identifying": found["identifying"].as_dict(),
+                "monitored_without_measure": found["without"].as_dict(),
             }
         )
     return rows
@@ -559,9 +624,9 @@ def region_figures(region: Region, as_of: date, *, with_children: bool = True) -
     monthly report keeps it as it was)."""
     prefix = region.prefix
     case_facts_refresh()
-    facts, people_of = _case_facts(prefix, as_of)
-    _apply_adjustments({fact.id: fact for fact in facts}, prefix, as_of)
-    measure_categories = _measure_categories()
+    level = child_level(region.level) if with_children else None
+    width = PREFIX_LENGTH[level] if level is not None else len(prefix)
+    groups = _household_groups(prefix, as_of, width)
     figures = {
         "region": {
             "code": region.code,
@@ -570,12 +635,17 @@ def region_figures(region: Region, as_of: date, *, with_children: bool = True) -
             "level_label": RegionLevel(region.level).label,
         },
         "as_of": as_of.isoformat(),
-        **_stock_figures(facts, people_of, as_of, measure_categories),
+        **_stock_figures(
+            groups,
+            _measure_households(prefix, as_of),
+            _identification_days(prefix, as_of),
+            _measure_categories(),
+        ),
         "overdue": _overdue(prefix, as_of),
-        **_feeds(prefix, as_of, {fact.id: fact.identified_on for fact in facts}),
-        "flow": _flow(facts, as_of),
+        **_feeds(prefix, as_of),
+        "flow": _flow(prefix, as_of),
         "definitions": DEFINITIONS,
     }
     if with_children:
-        figures["children"] = _children(region, facts, people_of, as_of)
+        figures["children"] = _children(region, groups) if level is not None else []
     return figures

@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from households.models import Member, Region
 from households.services import member_create, member_update
-from monitor.models import CaseFact
+from interventions.models import MeasureRecord
+from monitor.models import Case, CaseFact, CaseFactMeasure
 from monitor.reports import facts
 from monitor.reports.facts import case_facts_mark_households, case_facts_refresh
 from monitor.reports.figures import region_figures
@@ -112,3 +113,50 @@ def test_members_imported_later_count_at_the_next_report(county, users):
     )
     assert record.rows_created == 1, record.errors
     assert _monitored_people() == before + 1
+
+
+def test_a_later_case_of_the_household_moves_its_count_at_the_next_refresh(county, users):
+    """B1 was cleared 08-20; a 返贫 case identified 11-10 makes it monitored again. The
+    earlier case's row is rebuilt with the new one (it is no longer the household's latest),
+    though nothing about that earlier case changed."""
+    before = region_figures(Region.objects.get(code=COUNTY), DAY)
+    # Written an hour ago, so that only what changes now is found by its update time.
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    Case.objects.update(updated_at=an_hour_ago)
+    MeasureRecord.objects.update(updated_at=an_hour_ago)
+    first = county["b1"]
+    again = hand_counted._case(
+        first.household, "marginal", found=date(2026, 11, 1), relapse_of=first
+    )
+    hand_counted._identified(again, users["approver"], date(2026, 11, 10))
+    after = region_figures(Region.objects.get(code=COUNTY), DAY)
+    assert after["monitored"]["households"] == before["monitored"]["households"] + 1
+    assert after["cleared"]["households"] == before["cleared"]["households"] - 1
+    assert after["ever"]["households"] == before["ever"]["households"]
+    assert after["new"]["relapse_month"] == {"households": 1, "people": 3}
+    assert CaseFact.objects.get(case=first).superseded_on == date(2026, 11, 10)
+    # As of the day before, the household still counts by its cleared case.
+    earlier = region_figures(Region.objects.get(code=COUNTY), date(2026, 11, 9))
+    assert earlier["cleared"]["households"] == before["cleared"]["households"]
+
+
+def test_a_household_with_a_measure_on_two_cases_counts_once_per_category(county):
+    """C1 had a health measure on its first case and has one again on its 返贫 case: one
+    household with a health measure, counted from the first case's start."""
+    hand_counted._measure(county["c1"], "health", date(2025, 12, 1))
+    hand_counted._measure(county["c1_again"], "health", date(2026, 10, 1))
+
+    def health_households(day):
+        figures = region_figures(Region.objects.get(code=COUNTY), day)
+        return next(r for r in figures["measures"]["by_category"] if r["code"] == "health")
+
+    # A1 (from 03-01) and C1 (from 2025-12-01).
+    assert health_households(DAY)["households"] == 2
+    assert health_households(date(2026, 2, 28))["households"] == 1
+    assert health_households(date(2025, 11, 30))["households"] == 0
+    counted = CaseFactMeasure.objects.filter(
+        fact__household_id=county["c1"].household_id, household_counted_on__isnull=False
+    )
+    assert [(row.fact_id, row.household_counted_on) for row in counted] == [
+        (county["c1"].pk, date(2025, 12, 1))
+    ]
