@@ -224,10 +224,9 @@ class Member(models.Model):
     class Meta:
         verbose_name = verbose_name_plural = "家庭成员"
         ordering = ["household_id", "id"]
-        indexes = [
-            models.Index(fields=["name"], name="member_name"),
-            models.Index(fields=["phone_hash"], name="member_phone_hash"),
-        ]
+        # No index on the name: members are searched by a name's part (`contains`), which a
+        # btree cannot serve, and each index of random keys costs a province import dearly.
+        indexes = [models.Index(fields=["phone_hash"], name="member_phone_hash")]
         constraints = [
             models.UniqueConstraint(fields=["id_number_hash"], name="member_id_number_hash_unique"),
             models.CheckConstraint(

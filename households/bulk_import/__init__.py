@@ -124,7 +124,8 @@ def bulk_import(
     def row_of(seq: int) -> int:
         return offsets[seq >> 32] + (seq & 0xFFFFFFFF)
 
-    report = merge(columns=columns, scope_prefix=scope_prefix, row_of=row_of, clock=clock)
+    extra = {"province_load": use_workers} if merge is merge_members else {}
+    report = merge(columns=columns, scope_prefix=scope_prefix, row_of=row_of, clock=clock, **extra)
     clock.mark("errors")
     clock.log(kind, report.rows_total)
     return report

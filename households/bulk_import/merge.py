@@ -36,6 +36,7 @@ from collections.abc import Callable
 from django.db import connection
 from django.utils import timezone
 
+from households.bulk_import import set_aside
 from households.choices import LifeStatus, Relation
 from households.importing.rules import (
     COLUMN_LABEL,
@@ -281,10 +282,23 @@ def _refuse_in_file_duplicates(cursor) -> None:
     )
 
 
-def merge_members(*, columns: list[str], scope_prefix: str | None, row_of: RowOf, clock: Clock):
+def merge_members(
+    *,
+    columns: list[str],
+    scope_prefix: str | None,
+    row_of: RowOf,
+    clock: Clock,
+    province_load: bool = False,
+):
+    """`province_load`: an operator's command, which may set the member table's indexes
+    aside for a first load (set_aside.py)."""
     report = ImportReport(kind=RegistryImport.Kind.MEMBERS)
     now = timezone.now()
     with connection.cursor() as cursor:
+        if province_load:
+            # No member may be written by anyone else between the classification below and
+            # the insert: a new row found new must still be new (readers are not held up).
+            cursor.execute("LOCK TABLE households_member IN SHARE MODE")
         cursor.execute(f"ANALYZE {MEMBER_STAGE}")
         cursor.execute("DROP TABLE IF EXISTS registry_class_m")
         outside, params = _scope_filter("h.village_id", scope_prefix)
@@ -319,8 +333,15 @@ def merge_members(*, columns: list[str], scope_prefix: str | None, row_of: RowOf
         )
         total, kept, created = cursor.fetchone()
         clock.mark("scope and heads")
-        cursor.execute(*_member_upsert(columns, now))
-        clock.mark("upsert")
+        if province_load and set_aside.worth_it("households_member", created):
+            cursor.execute(*_member_upsert(columns, now, rows="stored"))
+            with set_aside.indexes_set_aside("households_member"):
+                cursor.execute(*_member_upsert(columns, now, rows="new"))
+                clock.mark("insert, indexes set aside")
+            clock.mark("indexes and keys built again")
+        else:
+            cursor.execute(*_member_upsert(columns, now))
+            clock.mark("upsert")
 
         def wording(outcome, ref, field, reason, number):
             if outcome == "unregistered":
@@ -361,7 +382,10 @@ def _member_compared(columns: list[str]) -> tuple[list[str], list[str]]:
     return stored, proposed
 
 
-def _member_upsert(columns: list[str], now) -> tuple[str, list]:
+def _member_upsert(columns: list[str], now, rows: str = "all") -> tuple[str, list]:
+    """The statement writing the kept rows: `rows` "all" (the upsert), "stored" (rows of
+    members already stored) or "new" (the others, by a plain INSERT: there is nothing to
+    conflict with, and no unique index to find it with while they are set aside)."""
     compared, _ = _member_compared(columns)
     sets = [f"{name} = EXCLUDED.{name}" for name in compared if name != "phone_hash"]
     sets.append("updated_at = EXCLUDED.updated_at")
@@ -393,9 +417,20 @@ def _member_upsert(columns: list[str], now) -> tuple[str, list]:
             s.sex, s.relation, s.health, s.disability_level, s.labour, s.schooling,
             s.work_status, s.medical_insurance, %s, '', {phone_select}, %s, %s
         FROM registry_class_m c JOIN {MEMBER_STAGE} s ON s.seq = c.seq
-        WHERE c.outcome = 'ok' AND NOT c.unchanged
+        WHERE c.outcome = 'ok' AND NOT c.unchanged {ROWS_WANTED[rows]}
+    """  # noqa: S608 - column names from constants; values are parameters
+    if rows != "new":
+        sql += f"""
         ORDER BY s.id_hash
         ON CONFLICT (id_number_hash) DO UPDATE SET {", ".join(sets)}
         WHERE ({stored}) IS DISTINCT FROM ({proposed})
-    """  # noqa: S608 - column names from constants; values are parameters
+        """
     return sql, [LifeStatus.IN_REGISTER.value, now, now]
+
+
+ROWS_WANTED = {
+    "all": "",
+    "stored": "AND c.member_id IS NOT NULL",
+    # In household order: a household's members then sit together on disk.
+    "new": "AND c.member_id IS NULL ORDER BY c.household_id, c.seq",
+}

@@ -6,8 +6,9 @@
 Prints the time of the report facts' full build and of an incremental refresh; the province
 summary as of several days (median of three runs each) and as the first request of a fresh
 process; every county as of today (median and slowest); the whole province's case ledger
-exported the way a worker does it, in a fresh process, with its time and peak memory; then, unless `--import-members 0`, the registry
-import rate of `bench_registry` (first import and re-import of that many members).
+exported the way a worker does it, in a fresh process, with its time and peak memory; then,
+unless `--import-members 0`, the registry import rate of `bench_registry` (first import and
+re-import of that many members).
 """
 
 import json
