@@ -8,3 +8,4 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         from accounts import signals  # noqa: F401 - registers the sign-in audit receivers
+        from config import security  # noqa: F401 - registers the `check --deploy` checks

@@ -1,8 +1,46 @@
+from django.contrib.auth.backends import ModelBackend
+from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from accounts import lockout
+from accounts.choices import Role
 from accounts.models import ApiToken
+
+
+class PasswordBackend(ModelBackend):
+    """Sign-in by user name and password, for people only; every path that checks a password
+    (/login/, the admin site's login, any `authenticate()` call) passes here.
+
+    The attempt takes its number before the password is checked (accounts/lockout.py), so a
+    locked account's password is never tried, however many tries arrive at once. A refusal
+    for the lock raises PermissionDenied: `authenticate()` then tries no other backend and
+    sends `user_login_failed` (the failure is audited); the minutes left are left on the
+    request for the form to tell."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if username is None:
+            username = kwargs.get(self._username_field())
+        if not isinstance(username, str) or password is None:
+            return None
+        if not lockout.attempt_begin(username):
+            if request is not None:
+                request.login_locked_minutes = lockout.locked_minutes(username)
+            raise PermissionDenied("account locked")
+        user = super().authenticate(request, username=username, password=password, **kwargs)
+        # 行业部门 accounts are machine clients: they authenticate by API key only, so a
+        # leaked or guessed password opens no page (and no admin site) for them.
+        if user is None or user.role == Role.DEPARTMENT:
+            return None
+        lockout.clear(username)
+        return user
+
+    @staticmethod
+    def _username_field() -> str:
+        from django.contrib.auth import get_user_model
+
+        return get_user_model().USERNAME_FIELD
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):

@@ -42,5 +42,21 @@ class AuditAction(models.TextChoices):
     DELETE = "delete", "删除"
     TOKEN_ISSUED = "token_issued", "签发接口密钥"
     TOKEN_REVOKED = "token_revoked", "吊销接口密钥"
+    TOKEN_CONFIRMED = "token_confirmed", "复核启用接口密钥"
     SPOT_CHECK_DRAW = "spot_check.draw", "县级抽查抽取"
     EXPORT = "export", "导出台账"
+    # Accounts: every change of who may do what, wherever it is made (admin site, 管理
+    # pages, commands), is written by accounts.models.User.save.
+    ACCOUNT_CREATE = "account.create", "新建账号"
+    ROLE_CHANGE = "account.role", "变更角色"
+    REGION_CHANGE = "account.region", "变更所属区划"
+    ACCOUNT_ACTIVATE = "account.activate", "启用账号"
+    ACCOUNT_DEACTIVATE = "account.deactivate", "停用账号"
+    PRIVILEGE_CHANGE = "account.privilege", "变更后台权限"
+    PASSWORD_SET = "account.password", "设置密码"
+    GRANT_REQUESTED = "account.grant_request", "提交授权待复核"
+    GRANT_CONFIRMED = "account.grant_confirm", "复核通过授权"
+    # Workflow steps of cases and clues (written beside their own trail rows).
+    TRANSITION = "transition", "流程操作"
+    # The audit log's own upkeep: removing rows past the retention period.
+    AUDIT_PRUNE = "audit.prune", "清理过期审计日志"

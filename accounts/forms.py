@@ -2,10 +2,12 @@ from django import forms
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import AuthenticationForm
 
-from accounts import lockout
-
 
 class LoginForm(AuthenticationForm):
+    """The sign-in form. The lockout itself is in the authentication backend
+    (accounts.authentication.PasswordBackend), which every password check passes; this form
+    only tells a locked account how long it has to wait."""
+
     error_messages = {
         "invalid_login": "用户名或密码错误。",
         "inactive": "该账号已停用，请联系系统管理员。",
@@ -20,24 +22,20 @@ class LoginForm(AuthenticationForm):
             field.widget.attrs["class"] = "input"
 
     def clean(self):
-        username = self.cleaned_data.get("username") or ""
-        minutes = lockout.locked_minutes(username) if username else 0
-        if minutes:
-            raise forms.ValidationError(
-                self.error_messages["locked"], code="locked", params={"minutes": minutes}
-            )
         try:
-            cleaned = super().clean()
+            return super().clean()
         except forms.ValidationError:
-            if username:
-                lockout.record_failure(username)
+            minutes = getattr(self.request, "login_locked_minutes", 0)
+            if minutes:
+                raise forms.ValidationError(
+                    self.error_messages["locked"], code="locked", params={"minutes": minutes}
+                ) from None
             raise
-        lockout.clear(username)
-        return cleaned
 
 
 class PasswordChangeForm(auth_forms.PasswordChangeForm):
-    """Labels in Chinese; the validators' own messages come in Chinese from Django's zh-hans."""
+    """Labels in Chinese; the validators' own messages come in Chinese from Django's zh-hans
+    and accounts/passwords.py."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -48,3 +46,30 @@ class PasswordChangeForm(auth_forms.PasswordChangeForm):
         }
         for name, label in labels.items():
             self.fields[name].label = label
+        # The rules are said once under the form, in the page's words.
+        self.fields["new_password1"].help_text = ""
+
+
+class SecondFactorForm(forms.Form):
+    """A six-digit code from the authenticator app."""
+
+    code = forms.RegexField(
+        label="动态口令",
+        regex=r"^\s*\d{6}\s*$",
+        max_length=20,
+        error_messages={
+            "required": "请输入动态口令。",
+            "invalid": "动态口令是验证器应用上显示的 6 位数字。",
+        },
+        widget=forms.TextInput(
+            attrs={
+                "class": "input",
+                "inputmode": "numeric",
+                "autocomplete": "one-time-code",
+                "autofocus": True,
+            }
+        ),
+    )
+
+    def clean_code(self) -> str:
+        return self.cleaned_data["code"].strip()

@@ -29,7 +29,8 @@ def _opens(user, actions: str | None) -> bool:
 
 def navigation(request) -> dict:
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
+    # No areas to offer while the sign-in is unfinished (second factor, expired password).
+    if user is None or not user.is_authenticated or getattr(request, "account_gate", None):
         return {}
     items = [
         {"label": label, "url": reverse(name), "active": False}

@@ -1,10 +1,20 @@
-"""Account pages: changing one's own password (sign-in and sign-out are Django's views)."""
+"""Account pages: changing one's own password, the second factor (enrolment and the code at
+sign-in), and the answer to a refused CSRF check (sign-in and sign-out are Django's views)."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.urls import reverse_lazy
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
 
-from accounts.forms import PasswordChangeForm
+from accounts import second_factor
+from accounts.forms import PasswordChangeForm, SecondFactorForm
+from accounts.passwords import password_expired
 
 
 class PasswordChangePage(auth_views.PasswordChangeView):
@@ -12,7 +22,99 @@ class PasswordChangePage(auth_views.PasswordChangeView):
     form_class = PasswordChangeForm
     success_url = reverse_lazy("home")
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["expired"] = password_expired(self.request.user)
+        context["max_age_days"] = settings.PASSWORD_MAX_AGE_DAYS
+        return context
+
     def form_valid(self, form):
         response = super().form_valid(form)
         messages.success(self.request, "密码已修改。")
         return response
+
+
+def _next_url(request) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("home")
+
+
+def _second_factor_role(request) -> None:
+    if not second_factor.for_role(request.user):
+        raise PermissionDenied("您的角色登录时不使用动态口令。")
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def second_factor_page(request):
+    """The code at sign-in (a person without an enrolled app is sent to enrol one)."""
+    _second_factor_role(request)
+    if second_factor.is_verified(request.user):
+        return redirect(_next_url(request))
+    if second_factor.confirmed_device(request.user) is None:
+        target = reverse("second-factor-enrol-page")
+        if request.GET.get("next"):
+            target += "?" + request.GET.urlencode()
+        return redirect(target)
+    form = SecondFactorForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        outcome = second_factor.verify(request, form.cleaned_data["code"])
+        if outcome == second_factor.Outcome.VERIFIED:
+            return redirect(_next_url(request))
+        if outcome == second_factor.Outcome.LOCKED:
+            messages.error(request, "动态口令错误次数过多，账号已临时锁定，请稍后再登录。")
+            return redirect("login")
+        form.add_error("code", "动态口令不正确或已使用过，请输入验证器应用上当前的 6 位数字。")
+    status = 400 if form.errors else 200
+    return render(
+        request,
+        "accounts/second_factor.html",
+        {"form": form, "next": _next_url(request)},
+        status=status,
+    )
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def second_factor_enrol_page(request):
+    """Enrol an authenticator app: the secret and its otpauth:// address, then its first
+    code. Replacing an enrolled app needs a session verified with it."""
+    _second_factor_role(request)
+    user = request.user
+    if second_factor.confirmed_device(user) is not None and not second_factor.is_verified(user):
+        verify_first = reverse("second-factor-page")
+        return redirect(f"{verify_first}?next={reverse('second-factor-enrol-page')}")
+    device = second_factor.enrolment_device(user)
+    form = SecondFactorForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        outcome = second_factor.enrol(request, device, form.cleaned_data["code"])
+        if outcome == second_factor.Outcome.VERIFIED:
+            messages.success(request, "动态口令已启用，今后登录时需输入验证器应用上的 6 位数字。")
+            return redirect(_next_url(request))
+        form.add_error("code", "动态口令不正确，请核对手机时间后输入验证器应用上当前的 6 位数字。")
+    status = 400 if form.errors else 200
+    return render(
+        request,
+        "accounts/second_factor_enrol.html",
+        {
+            "form": form,
+            "secret": second_factor.secret_of(device),
+            "otpauth_uri": device.config_url,
+            "replacing": second_factor.confirmed_device(user) is not None,
+            "next": _next_url(request),
+        },
+        status=status,
+    )
+
+
+def csrf_failure(request, reason=""):
+    """A form sent without its security token (or from another site): 403 in Chinese, on
+    the site's own page instead of Django's English one."""
+    message = "页面已过期或请求来源无法确认（缺少安全令牌），请返回刷新页面后重新提交。"
+    return render(request, "403.html", {"exception": message}, status=403)

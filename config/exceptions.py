@@ -4,14 +4,21 @@ field names so a client can point at the offending input."""
 import logging
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
+from django.http import HttpResponsePermanentRedirect, JsonResponse
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from config.errors import DomainError
+from config.pagination import PageNotFound
 
 logger = logging.getLogger(__name__)
+
+NOT_FOUND = "未找到，或不在您的管辖范围内。"
+DATA_ERROR = "提交的数据超出允许的范围，或含有无法保存的字符（如空字符），请检查后重试。"
 
 
 def api_exception_handler(exc, context):
@@ -25,6 +32,12 @@ def api_exception_handler(exc, context):
             {"detail": "数据已被他人同时修改或与已有记录冲突，请刷新后重试。"},
             status=status.HTTP_409_CONFLICT,
         )
+    if isinstance(exc, DataError):
+        # Another safety net: a value the database cannot store or compare (a NUL character
+        # in a code looked up, a number past its column) is the caller's bad input. PostgreSQL
+        # refuses it where SQLite may not; either way a 400, never a 500.
+        logger.warning("data error answered as 400: %s", exc)
+        return Response({"detail": DATA_ERROR}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DjangoValidationError):
         # A model-level rule that slipped past a serializer is still the caller's bad input.
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
@@ -40,10 +53,38 @@ def api_exception_handler(exc, context):
             }
     elif isinstance(exc, exceptions.ValidationError):
         response.data = {"detail": "提交的数据有误。", "errors": response.data}
-    if response.status_code == status.HTTP_404_NOT_FOUND:
-        response.data = {"detail": "未找到，或不在您的管辖范围内。"}
+    if response.status_code == status.HTTP_404_NOT_FOUND and not isinstance(exc, PageNotFound):
+        # One answer for "no such object" and "not yours": existence outside the region
+        # is not told. A page past the end keeps its own message (the page count).
+        response.data = {"detail": NOT_FOUND}
     return response
 
 
 def error_response(detail: str, code: int = status.HTTP_400_BAD_REQUEST, **extra) -> Response:
     return Response({"detail": detail, **extra}, status=code)
+
+
+API_NOT_FOUND_NAME = "api-not-found"
+
+
+@csrf_exempt  # like the API views: a POST to a wrong address is told so, not refused for CSRF
+def api_not_found(request, rest=""):
+    """An address under /api/ that names no endpoint: a JSON answer in Chinese like every
+    other API error, never Django's HTML page (in debug or not). A GET that only lacks its
+    final slash is still redirected, as Django's APPEND_SLASH did before this route."""
+    path = request.path_info
+    if not path.endswith("/") and _is_endpoint(path + "/"):
+        if request.method in ("GET", "HEAD"):
+            return HttpResponsePermanentRedirect(request.get_full_path(force_append_slash=True))
+        detail = f"接口地址应以 / 结尾：{path}/"
+    else:
+        detail = "接口地址不存在，请对照接口文档（/api/docs/）检查地址。"
+    return JsonResponse({"detail": detail}, status=404, json_dumps_params={"ensure_ascii": False})
+
+
+def _is_endpoint(path: str) -> bool:
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return False
+    return match.url_name != API_NOT_FOUND_NAME

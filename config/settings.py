@@ -39,6 +39,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # The second factor (TOTP) of county approvers and administrators: accounts/second_factor.py.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -51,12 +54,19 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy and Permissions-Policy (the other headers: SecurityMiddleware).
+    "config.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    # Writes deep inside a request (User.save's audit events) know who made them.
+    "accounts.audit.AuditActorMiddleware",
+    # A signed-in person still owing the second factor or a new password reaches nothing else.
+    "config.security.AccountGateMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -85,6 +95,9 @@ _database_url = env_str("DATABASE_URL")
 if _database_url:
     DATABASES = {"default": parse_database_url(_database_url)}
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
+    # A kept connection is checked before each request: after a PostgreSQL restart the next
+    # request reconnects instead of failing on the dead connection (config/outage.py).
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     DATABASES = {
         "default": {
@@ -101,6 +114,12 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# Passwords only for people; the sign-in counts attempts (lockout) and turns away department
+# machine accounts, which authenticate by API key alone (accounts/authentication.py).
+AUTHENTICATION_BACKENDS = ["accounts.authentication.PasswordBackend"]
+
+# 等保 level 3 (GB/T 22239 身份鉴别): at least 8 characters (10 here) of three of the four
+# classes, not the old one, changed every PASSWORD_MAX_AGE_DAYS days (0: never expires).
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
@@ -109,7 +128,10 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Also stamps User.password_changed_at whenever a password is saved.
+    {"NAME": "accounts.passwords.CharacterClassValidator"},
 ]
+PASSWORD_MAX_AGE_DAYS = env_int("PASSWORD_MAX_AGE_DAYS", 90)
 if TESTING:
     # Hashing passwords at full strength makes every fixture login cost ~0.3 s.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -132,12 +154,46 @@ MEDIA_URL = "media/"
 # 等保: lock an account after repeated failed sign-ins; sessions expire after inactivity.
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60)
+# Idle timeout: every request saves the session and pushes its end SESSION_COOKIE_AGE ahead,
+# so a session ends 30 minutes after its last request.
 SESSION_SAVE_EVERY_REQUEST = True
+SESSION_COOKIE_AGE = env_int("DJANGO_SESSION_AGE", 30 * 60)
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_AGE = env_int("DJANGO_SESSION_AGE", 8 * 3600)
-SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", default=not DEBUG and not TESTING)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_SAMESITE = "Lax"
+# Pages put the CSRF token in the form (and htmx's header) from the template; no script reads
+# the cookie, so it is HttpOnly too.
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_FAILURE_VIEW = "accounts.views.csrf_failure"
+
+# HTTPS: on unless debugging (the demo) or testing. DJANGO_SECURE_COOKIES=0 only for a trial
+# over plain HTTP. Behind a TLS-terminating proxy that sets X-Forwarded-Proto, set
+# DJANGO_TRUST_X_FORWARDED_PROTO=1 so the redirect to HTTPS does not loop.
+HTTPS = env_bool("DJANGO_SECURE_COOKIES", default=not DEBUG and not TESTING)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", default=HTTPS)
+if env_bool("DJANGO_TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 365 * 24 * 3600 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", default=True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# Second factor (TOTP, django-otp) for the roles that decide cases or manage accounts. On in
+# production; the demo (DJANGO_DEBUG=1) and the tests leave it off unless
+# DJANGO_SECOND_FACTOR=1 (tests switch it on where they test it). `check --deploy` warns
+# when it is off.
+SECOND_FACTOR_REQUIRED = env_bool("DJANGO_SECOND_FACTOR", default=not DEBUG and not TESTING)
+SECOND_FACTOR_ROLES = ("county_approver", "admin")
+OTP_TOTP_ISSUER = "防返贫监测"
+# A wrong code counts toward the sign-in lockout (5 tries, atomic); django-otp's own growing
+# delay would only refuse tries before they are counted.
+OTP_TOTP_THROTTLE_FACTOR = 0
+# The admin site never shows a device's secret (an administrator could otherwise copy it).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Upload limits: registry files are at most tens of thousands of rows.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
@@ -182,7 +238,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "config.filters.FilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "config.pagination.StandardPagination",
@@ -195,11 +251,12 @@ REST_FRAMEWORK = {
     # X-Forwarded-For here would let any client choose its own key.
     "NUM_PROXIES": env_int("DJANGO_NUM_PROXIES", 0),
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        # DRF's, let through while Redis is down (config/outage.py); the scoped ones fail closed.
+        "config.outage.AnonRateThrottle",
+        "config.outage.UserRateThrottle",
         "rest_framework.throttling.ScopedRateThrottle",
     ],
     # Revealing full numbers is rare work at the door; a burst of it is a leak in progress.
@@ -342,6 +399,8 @@ MONITOR = {
     "EXPORT_STALE_MINUTES": env_int("MONITOR_EXPORT_STALE_MINUTES", 60),
     # A sheet of full ID numbers is many reveals at once: so many a day per user.
     "EXPORT_FULL_IDS_PER_DAY": env_int("MONITOR_EXPORT_FULL_IDS_PER_DAY", 5),
+    # 数据筛查 on demand: runs one region may queue an hour (one at a time besides).
+    "SCREENING_RUNS_PER_HOUR": env_int("MONITOR_SCREENING_RUNS_PER_HOUR", 6),
 }
 
 # Department warning lists: a list of a million rows as CSV is about 60 MB.

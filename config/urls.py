@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from accounts.api.views import AuditEventViewSet, MeView
 from accounts.forms import LoginForm
+from config.exceptions import API_NOT_FOUND_NAME, api_not_found
 from households.api import views as household_api
 from interventions.api import insurance as insurance_api
 from interventions.api import views as interventions_api
@@ -93,4 +94,10 @@ urlpatterns = [
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Last: any other address under /api/ is answered in JSON, not with an HTML page.
+    # [\s\S]: a path may hold a newline (%0A), which "." would not match.
+    re_path(r"^api/(?P<rest>[\s\S]*)$", api_not_found, name=API_NOT_FOUND_NAME),
 ]
+
+# Redis or the database unreachable: 503 with the reason in Chinese, not the 500 page.
+handler500 = "config.outage.server_error"

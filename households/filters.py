@@ -2,13 +2,13 @@ import django_filters
 from django.core.exceptions import ValidationError
 from rest_framework.exceptions import ValidationError as ApiValidationError
 
-from config.filters import IdFilter
+from config.filters import BooleanFilter, FilterSet, IdFilter
 from households.choices import HouseholdKind, Labour, Relation
 from households.models import Household, IncomeRecord, Member, Region
 from households.selectors import search_households
 
 
-class RegionFilter(django_filters.FilterSet):
+class RegionFilter(FilterSet):
     parent = django_filters.CharFilter(field_name="parent_id", label="上级区划代码")
 
     class Meta:
@@ -16,15 +16,15 @@ class RegionFilter(django_filters.FilterSet):
         fields = ["level", "parent", "retired"]
 
 
-class HouseholdFilter(django_filters.FilterSet):
+class HouseholdFilter(FilterSet):
     q = django_filters.CharFilter(method="filter_q", label="按姓名、身份证号、户编号或住址搜索")
     region = django_filters.CharFilter(
         method="filter_region", label="区划代码（含下级），如某乡镇的12位代码"
     )
     kind = django_filters.ChoiceFilter(choices=HouseholdKind.choices, label="户类型")
-    is_monitored = django_filters.BooleanFilter(label="是否监测对象")
-    housing_safe = django_filters.BooleanFilter(label="住房安全")
-    water_safe = django_filters.BooleanFilter(label="饮水安全")
+    is_monitored = BooleanFilter(label="是否监测对象")
+    housing_safe = BooleanFilter(label="住房安全")
+    water_safe = BooleanFilter(label="饮水安全")
 
     class Meta:
         model = Household
@@ -43,7 +43,7 @@ class HouseholdFilter(django_filters.FilterSet):
         return queryset.inside(region.prefix)
 
 
-class MemberFilter(django_filters.FilterSet):
+class MemberFilter(FilterSet):
     household = IdFilter(field_name="household_id", label="农户ID")
     household_number = django_filters.CharFilter(field_name="household__number", label="户编号")
     name = django_filters.CharFilter(field_name="name", lookup_expr="contains", label="姓名")
@@ -65,7 +65,7 @@ class MemberFilter(django_filters.FilterSet):
         ]
 
 
-class IncomeRecordFilter(django_filters.FilterSet):
+class IncomeRecordFilter(FilterSet):
     household = IdFilter(field_name="household_id", label="农户ID")
 
     class Meta:

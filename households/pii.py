@@ -173,15 +173,68 @@ def mask_pii_in_text(text: str) -> str:
     return _PII_IN_TEXT.sub(_mask, text.translate(_FULL_WIDTH_DIGITS))
 
 
+# Log lines are judged more narrowly than stored free text: a log is read by operators, and
+# masking every long digit run there hid Celery's timings ("succeeded in 0.0123456789012s"),
+# counts and timestamps. Only what has the shape of a personal number is masked:
+# - an 18-character ID: a region code (first digit 1-8), a birth date that can exist
+#   (19xx or 20xx, month 01-12, day 01-31), 3 digits and a digit or X;
+# - a legacy 15-digit ID: region, YYMMDD likewise plausible, 3 digits;
+# - a mobile number, 1[3-9] and 9 more digits (optionally +86 and written 3-4-4);
+# - a landline with its area code, as the registry stores them (0 + 2-3 digits, then 7-8
+#   digits not starting with 0 or 1). A bare 7-8 digit local number is not told apart from a
+#   count, and is left alone.
+# Never part of a longer word or number: not next to another ASCII letter or digit (a task's
+# hexadecimal id), and not either side of a decimal point (a timing, an amount).
+_LOG_BIRTH_8 = r"(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+_LOG_BIRTH_6 = r"[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+_LOG_PII = re.compile(
+    r"(?<![0-9A-Za-z])(?<![0-9]\.)(?:"
+    rf"(?P<id>[1-8][0-9]{{5}}(?:{_LOG_BIRTH_8}[0-9]{{3}}[0-9Xx]|{_LOG_BIRTH_6}[0-9]{{3}}))"
+    r"|(?P<mobile>(?:\+?86[ -]?)?1[3-9][0-9](?P<sep>[ -]?)[0-9]{4}(?P=sep)[0-9]{4})"
+    r"|(?P<landline>0[1-9][0-9]{1,2}[ -]?[2-9][0-9]{6,7})"
+    r")(?![0-9A-Za-z])(?!\.[0-9])"
+)
+
+
+def _mask_log_match(match: re.Match) -> str:
+    if match.group("id"):
+        return mask_id_number(match.group("id"))
+    digits = re.sub(r"[^0-9]", "", match.group(0))
+    if match.group("mobile"):
+        return mask_phone(digits[-11:])
+    return mask_phone(digits)
+
+
+def mask_pii_in_log(text: str) -> str:
+    """`text` with every ID-shaped and phone-shaped run masked, and nothing else touched."""
+    folded = text.translate(_FULL_WIDTH_DIGITS)
+    masked = _LOG_PII.sub(_mask_log_match, folded)
+    # Full-width digits are folded only to be seen: a line without a number stays as it was.
+    return text if masked == folded else masked
+
+
 class MaskPiiLogFilter(logging.Filter):
-    """Rewrites every log record so no ID or phone number is written in plain text."""
+    """Rewrites every log record so no ID or phone number is written in plain text: the
+    message, and the traceback of a logged exception (whose message may quote the value that
+    failed)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:
             return True
-        masked = mask_pii_in_text(message)
+        masked = mask_pii_in_log(message)
         if masked != message:
             record.msg, record.args = masked, ()
+        if record.exc_info and not record.exc_text:
+            # The formatter keeps a traceback already formatted in exc_text: format it here,
+            # masked, so the plain one is never made.
+            record.exc_text = mask_pii_in_log(_TRACEBACKS.formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = mask_pii_in_log(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_pii_in_log(record.stack_info)
         return True
+
+
+_TRACEBACKS = logging.Formatter()

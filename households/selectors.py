@@ -12,6 +12,7 @@ from households.models import Household, Member
 
 _ID_LIKE = re.compile(r"^[0-9０-９]{14,17}[0-9Xxｘ]$")  # after folding, 15 or 18 long
 _DIGITS = re.compile(r"^[0-9]+$")
+SEARCH_MAX_LENGTH = 100
 
 
 def households_for(user):
@@ -34,6 +35,10 @@ def search_households(queryset, query: str):
     text = "".join((query or "").split())
     if not text:
         return queryset
+    if len(text) > SEARCH_MAX_LENGTH:
+        # A name, number or address is short; a long text only costs the database (SQLite
+        # refuses a LIKE pattern of 50,000 bytes outright).
+        raise ValidationError({"q": f"搜索内容不能超过 {SEARCH_MAX_LENGTH} 个字"})
     if "\x00" in text:
         # PostgreSQL refuses a NUL in a query parameter: a server error, not a search.
         raise ValidationError({"q": "搜索内容含有无效字符，请重新输入"})

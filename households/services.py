@@ -113,15 +113,42 @@ def member_prepare(
             setattr(member, column, value)
 
 
-def _check_unique_id(member: Member) -> None:
+# Existence oracles (issue 11): a refusal must not tell what lies outside the user's region.
+# A clash with a record the user can see is named; any other clash gets the same words,
+# whether the other record sits in another county or nowhere the user could look.
+ID_NUMBER_REFUSED = "该身份证号不能登记在此农户，请联系上级核实"
+HOUSEHOLD_NUMBER_REFUSED = "该户编号不能使用，请联系上级核实"
+
+
+def _check_unique_id(member: Member, by=None) -> None:
     clash = Member.objects.filter(id_number_hash=member.id_number_hash)
     if member.pk:
         clash = clash.exclude(pk=member.pk)
     household_id = clash.values_list("household_id", flat=True).first()
+    if household_id is None:
+        return
     if household_id == member.household_id:
         raise ValidationError({"id_number": "该成员已登记在本户，请勿重复登记"})
-    if household_id is not None:
-        raise ValidationError({"id_number": "该身份证号已登记为其他农户的成员，一人只能登记在一户"})
+    seen = Household.objects.visible_to(by).filter(pk=household_id).values("number").first()
+    if seen is None:
+        raise ValidationError({"id_number": ID_NUMBER_REFUSED})
+    raise ValidationError(
+        {
+            "id_number": f"该身份证号已登记为本辖区农户（户编号 {seen['number']}）的成员，"
+            "一人只能登记在一户"
+        }
+    )
+
+
+def _check_unique_number(household: Household, by=None) -> None:
+    clash = Household.objects.filter(number=household.number)
+    if household.pk:
+        clash = clash.exclude(pk=household.pk)
+    if not clash.exists():
+        return
+    if by is not None and clash.visible_to(by).exists():
+        raise ValidationError({"number": "该户编号已被本辖区其他农户使用"})
+    raise ValidationError({"number": HOUSEHOLD_NUMBER_REFUSED})
 
 
 def _check_one_head(member: Member) -> None:
@@ -150,10 +177,10 @@ def member_create(
     household_closed_check(household, "登记新成员")
     member = Member(household=household, **fields)
     member_prepare(member, id_number=id_number, phone=phone)
-    _check_unique_id(member)
+    _check_unique_id(member, by)
     _check_one_head(member)
     member.full_clean(exclude=["id_number_encrypted", "id_number_hash"])
-    member.save()
+    _save_unique(member, "id_number", ID_NUMBER_REFUSED)
     _report_facts_stale(member.household_id)
     audit_record(actor=by, action=AuditAction.CREATE, obj=member)
     return member
@@ -168,10 +195,10 @@ def member_update(
         setattr(member, name, value)
     member_prepare(member, id_number=id_number, phone=phone)
     if id_number is not None:
-        _check_unique_id(member)
+        _check_unique_id(member, by)
     _check_one_head(member)
     member.full_clean(exclude=["id_number_encrypted", "id_number_hash"])
-    member.save()
+    _save_unique(member, "id_number", ID_NUMBER_REFUSED)
     if id_number is not None or member.household_id != household_before:
         # A new ID number is a new birth day; a member moved counts in another household.
         _report_facts_stale(household_before, member.household_id)
@@ -221,11 +248,28 @@ def protected_reveal(*, obj, field: str, by, reason: str) -> str:
     return pii.decrypt(column, field=field) if column else ""
 
 
+def _save_unique(obj, field: str, refusal: str) -> None:
+    """Save; the same number stored by someone else at this moment is refused in the words
+    that tell nothing about where it was stored."""
+    try:
+        with transaction.atomic():
+            obj.save()
+    except IntegrityError:
+        raise ValidationError({field: refusal}) from None
+
+
+def _household_clean(household: Household, by) -> None:
+    # The number's own shape and village first, then whether it is free: a number that
+    # could never be this household's is refused as such, whoever else holds it.
+    household.full_clean(validate_unique=False)
+    _check_village(household)
+    _check_unique_number(household, by)
+
+
 def household_create(*, by=None, **fields) -> Household:
     household = Household(**fields)
-    household.full_clean()
-    _check_village(household)
-    household.save()
+    _household_clean(household, by)
+    _save_unique(household, "number", HOUSEHOLD_NUMBER_REFUSED)
     audit_record(actor=by, action=AuditAction.CREATE, obj=household)
     return household
 
@@ -233,9 +277,8 @@ def household_create(*, by=None, **fields) -> Household:
 def household_update(*, household: Household, by=None, **fields) -> Household:
     for name, value in fields.items():
         setattr(household, name, value)
-    household.full_clean()
-    _check_village(household)
-    household.save()
+    _household_clean(household, by)
+    _save_unique(household, "number", HOUSEHOLD_NUMBER_REFUSED)
     if "village" in fields or "village_id" in fields:
         # Cases keep their household's village for region scope (monitor.models.Case).
         from monitor.models import Case
@@ -295,7 +338,9 @@ def income_record_save(
     if by is not None:
         policy.require(by, "household.edit", household)
     household_closed_check(household, "录入收支")
-    period_end = period_end or date(year, 12, 31)
+    # Without an end, the year's: 31 December of a past year, today for the current one — a
+    # period ending in the future would count toward clearance before it happened.
+    period_end = period_end or min(date(year, 12, 31), timezone.localdate())
     if household_size is None:
         # Those who live there: a member who died or moved out is no longer counted.
         household_size = household.members.filter(life_status=LifeStatus.IN_REGISTER).count()

@@ -259,7 +259,7 @@ class IncomeForm(forms.Form):
         label="统计截止日期",
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        help_text="不填为当年12月31日；收入按截止日前12个月计算",
+        help_text="不填为当年12月31日（当年则为今天）；收入按截止日前12个月计算",
     )
     household_size = forms.IntegerField(
         label="家庭人口", min_value=1, max_value=50, required=False, help_text="不填取登记成员数"

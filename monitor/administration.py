@@ -9,6 +9,11 @@ monitoring lines (监测范围) are written by households.services and read here
 
 An API key is shown once, to the person who issued it: only its hash is stored, and neither
 the key nor anything derived from it beyond the stored prefix goes into the audit log.
+
+双人复核 (accounts/services.py): a department's machine account an administrator creates,
+and a key an administrator issues, do not work on his word alone — the county approver of
+the department's region, or another administrator, confirms them. What the county approver
+does for his own county's departments takes effect at once.
 """
 
 from decimal import Decimal
@@ -16,9 +21,10 @@ from decimal import Decimal
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, Q, QuerySet
+from django.utils import timezone
 
-from accounts import policy
-from accounts.audit import audit_record
+from accounts import policy, services
+from accounts.audit import acting, audit_record
 from accounts.choices import AuditAction, Role
 from accounts.models import ApiToken, User
 from households.choices import RegionLevel
@@ -70,9 +76,15 @@ def regions_managed_by(user, *, action: str, levels) -> QuerySet:
 def departments_managed_by(user) -> QuerySet:
     """Departments with their number of active keys and the last time any key was used,
     in one query however many departments there are."""
+    live = Q(account__api_tokens__revoked_at__isnull=True)
     queryset = Department.objects.select_related("region", "account").annotate(
         active_keys=Count(
-            "account__api_tokens", filter=Q(account__api_tokens__revoked_at__isnull=True)
+            "account__api_tokens",
+            filter=live & Q(account__api_tokens__confirmed_at__isnull=False),
+        ),
+        keys_awaiting_confirmation=Count(
+            "account__api_tokens",
+            filter=live & Q(account__api_tokens__confirmed_at__isnull=True),
         ),
         keys_last_used_at=Max("account__api_tokens__last_used_at"),
     )
@@ -111,24 +123,43 @@ def _account_username(kind: str) -> str:
     return f"{stem}{number}"
 
 
-def _create_account(department: Department) -> User:
+def _create_account(department: Department, by) -> User:
     """The department's machine account: no password (it signs in only with its keys).
-    Two departments created at once may pick the same name; the loser takes the next."""
+    Two departments created at once may pick the same name; the loser takes the next.
+    Made by an administrator, it is inactive until a second person confirms it."""
+    held = _needs_second_person(by)
     for _attempt in range(5):
         account = User(
             username=_account_username(department.kind),
             role=Role.DEPARTMENT,
             region=department.region,
             first_name=department.name[:150],
+            is_active=not held,
+            grant_requested_by=by if held else None,
+            grant_requested_at=timezone.now() if held else None,
         )
         account.set_unusable_password()
         try:
-            with transaction.atomic():
+            with transaction.atomic(), acting(by):
                 account.save()
         except IntegrityError:
             continue
+        if held:
+            audit_record(
+                actor=by,
+                action=AuditAction.GRANT_REQUESTED,
+                obj=account,
+                object_label=account.username,
+                detail={"grants": ["create"], "role": account.role, "region": account.region_id},
+            )
         return account
     raise ValidationError({NON_FIELD_ERRORS: "生成接口账号失败，请重试"})
+
+
+def _needs_second_person(by) -> bool:
+    # The administrator works on no county's data: what he grants a county's department
+    # waits for the county (or another administrator).
+    return policy.allows(by, services.USERS_MANAGE)
 
 
 @transaction.atomic
@@ -141,7 +172,7 @@ def department_create(*, by, name: str, kind: str, region: Region) -> Department
     if kind not in DepartmentKind.values:
         raise ValidationError({"kind": "请选择部门类型"})
     department.full_clean(exclude=["account"])
-    department.account = _create_account(department)
+    department.account = _create_account(department, by)
     department.save()
     audit_record(
         actor=by,
@@ -172,23 +203,71 @@ def department_update(*, by, department: Department, name: str, active: bool) ->
     return department
 
 
+def _key_label(department: Department, token: ApiToken) -> str:
+    return f"{department.name}：{token.prefix}…（{token.name}）"
+
+
 @transaction.atomic
 def department_key_issue(*, by, department: Department, name: str) -> tuple[ApiToken, str]:
     """Issue a key for the department's account; returns the token and the raw key, which
-    the caller shows once and never stores."""
+    the caller shows once and never stores. A key an administrator issues works once the
+    county approver or another administrator confirms it (`department_key_confirm`)."""
     policy.require(by, DEPARTMENT_MANAGE, department)
     name = _clean_name(name, "name", "密钥用途")
     if not department.active:
         raise ValidationError({NON_FIELD_ERRORS: "该部门已停用，请先启用再签发接口密钥"})
-    token, raw = ApiToken.issue(user=department.account, name=name)
+    confirmed = not _needs_second_person(by)
+    token, raw = ApiToken.issue(user=department.account, name=name, by=by, confirmed=confirmed)
     audit_record(
         actor=by,
         action=AuditAction.TOKEN_ISSUED,
         obj=token,
-        object_label=f"{department.name}：{token.prefix}…（{token.name}）",
-        detail={"department": department.pk, "account": department.account.username},
+        object_label=_key_label(department, token),
+        detail={
+            "department": department.pk,
+            "account": department.account.username,
+            "awaiting_confirmation": not confirmed,
+        },
     )
     return token, raw
+
+
+@transaction.atomic
+def department_key_confirm(*, by, department: Department, token: ApiToken) -> ApiToken:
+    """The second person confirms a key an administrator issued: from now on it works."""
+    policy.require(by, DEPARTMENT_MANAGE, department)
+    token = ApiToken.objects.select_for_update().filter(pk=token.pk).first()
+    if token is None or token.user_id != department.account_id:
+        raise policy.out_of_scope()
+    if token.revoked_at is not None:
+        raise ValidationError({NON_FIELD_ERRORS: "该密钥已吊销"})
+    if token.confirmed_at is not None:
+        raise ValidationError({NON_FIELD_ERRORS: "该密钥已复核启用"})
+    if token.issued_by_id == by.pk:
+        raise ValidationError({NON_FIELD_ERRORS: "密钥须由签发人以外的另一人复核启用"})
+    token.confirmed_at = timezone.now()
+    token.save(update_fields=["confirmed_at"])
+    audit_record(
+        actor=by,
+        action=AuditAction.TOKEN_CONFIRMED,
+        obj=token,
+        object_label=_key_label(department, token),
+        detail={
+            "department": department.pk,
+            "account": department.account.username,
+            "issued_by": token.issued_by.username if token.issued_by else "",
+        },
+    )
+    return token
+
+
+@transaction.atomic
+def department_account_confirm(*, by, department: Department) -> User:
+    """The second person confirms the machine account an administrator created."""
+    policy.require(by, DEPARTMENT_MANAGE, department)
+    account = User.objects.select_for_update().get(pk=department.account_id)
+    services.grant_confirm_by_other(by=by, account=account)
+    return account
 
 
 @transaction.atomic
@@ -205,7 +284,7 @@ def department_key_revoke(*, by, department: Department, token: ApiToken) -> Api
         actor=by,
         action=AuditAction.TOKEN_REVOKED,
         obj=token,
-        object_label=f"{department.name}：{token.prefix}…（{token.name}）",
+        object_label=_key_label(department, token),
         detail={"department": department.pk, "account": department.account.username},
     )
     return token

@@ -3,14 +3,14 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError as ApiValidationError
 
-from config.filters import IdFilter
+from config.filters import BooleanFilter, FilterSet, IdFilter
 from households.models import Region
 from interventions.models import MeasureRecord
 from monitor.choices import RISK_TYPES, Category, Channel, Status
 from monitor.models import Case, CaseRisk
 
 
-class CaseFilter(django_filters.FilterSet):
+class CaseFilter(FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Status.choices, label="状态（可多选）")
     category = django_filters.ChoiceFilter(choices=Category.choices, label="监测对象类别")
     channel = django_filters.ChoiceFilter(choices=Channel.choices, label="发现渠道")
@@ -19,12 +19,10 @@ class CaseFilter(django_filters.FilterSet):
     )
     main_risk = django_filters.ChoiceFilter(choices=RISK_TYPES, label="主要风险类型代码")
     region = django_filters.CharFilter(method="filter_region", label="区划代码（含下级）")
-    overdue = django_filters.BooleanFilter(method="filter_overdue", label="是否超期")
-    without_measure = django_filters.BooleanFilter(
-        method="filter_without_measure", label="是否尚无帮扶措施"
-    )
-    green_channel = django_filters.BooleanFilter(label="绿色通道")
-    is_relapse = django_filters.BooleanFilter(
+    overdue = BooleanFilter(method="filter_overdue", label="是否超期")
+    without_measure = BooleanFilter(method="filter_without_measure", label="是否尚无帮扶措施")
+    green_channel = BooleanFilter(label="绿色通道")
+    is_relapse = BooleanFilter(
         field_name="relapse_of", lookup_expr="isnull", exclude=True, label="是否返贫"
     )
     household = IdFilter(field_name="household_id", label="农户ID")

@@ -22,16 +22,22 @@ def test_the_demo_loads_and_loads_again_without_duplicates(
         call_command("load_demo", stdout=out)
     text = out.getvalue()
     assert "推送 120 行" in text
-    assert Clue.objects.count() > 0
     # Two lists: the county sent the first one's clues down (下发批次), the second waits.
     assert "已由县级下发到村" in text and "待县级下发" in text
     # This month's two lists (the history's earlier ones: tests/test_demo_history.py).
     rounds = DispatchRound.objects.filter(
         county_id="630121000000", batch__batch_key__startswith="演示-医保-"
     ).order_by("batch_id")
-    assert [(r.batch.batch_key, r.dispatched_by_id is not None) for r in rounds] == [
-        ("演示-医保-2026-09", True),
-        ("演示-医保-2026-10", False),
+    assert [
+        (
+            r.batch.batch_key,
+            r.dispatched_by_id is not None,
+            Clue.objects.filter(source_batch=r.batch).count(),
+        )
+        for r in rounds
+    ] == [
+        ("演示-医保-2026-09", True, 21),
+        ("演示-医保-2026-10", False, 24),
     ]
     assert Clue.objects.filter(status="verifying", source_batch=rounds[0].batch).exists()
     assert Clue.objects.filter(status="pending_dispatch", source_batch=rounds[1].batch).exists()

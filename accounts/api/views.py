@@ -1,4 +1,3 @@
-import django_filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.response import Response
@@ -6,6 +5,7 @@ from rest_framework.views import APIView
 
 from accounts.models import AuditEvent, User
 from accounts.permissions import IsAuditor
+from config.filters import FilterSet, IsoDateTimeFilter
 
 
 class MeSerializer(serializers.ModelSerializer):
@@ -51,9 +51,9 @@ class AuditEventSerializer(serializers.ModelSerializer):
         ]
 
 
-class AuditEventFilter(django_filters.FilterSet):
-    since = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte", label="起始时间")
-    until = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt", label="截止时间")
+class AuditEventFilter(FilterSet):
+    since = IsoDateTimeFilter(field_name="at", lookup_expr="gte", label="起始时间")
+    until = IsoDateTimeFilter(field_name="at", lookup_expr="lt", label="截止时间")
 
     class Meta:
         model = AuditEvent

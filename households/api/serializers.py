@@ -1,3 +1,4 @@
+from datetime import date
 from decimal import Decimal
 
 from django.utils import timezone
@@ -134,6 +135,9 @@ class HouseholdSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+        # The number's uniqueness is the service's to judge (households.services): the
+        # default validator told anyone that a number exists in another county.
+        extra_kwargs = {"number": {"validators": []}}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -151,6 +155,17 @@ class HouseholdDetailSerializer(HouseholdSerializer):
         fields = [*HouseholdSerializer.Meta.fields, "members"]
 
 
+INCOME_AMOUNTS = (
+    "wage_income",
+    "operating_income",
+    "property_income",
+    "transfer_income",
+    "production_cost",
+    "medical_expense",
+    "education_expense",
+)
+
+
 class IncomeRecordSerializer(serializers.ModelSerializer):
     """收支情况。纯收入与人均值由系统计算。"""
 
@@ -159,7 +174,9 @@ class IncomeRecordSerializer(serializers.ModelSerializer):
         required=False, min_value=1, max_value=50, help_text="家庭人口；不填则取登记的成员数"
     )
     period_end = serializers.DateField(
-        required=False, help_text="统计截止日期；不填则为当年12月31日"
+        required=False,
+        help_text="统计截止日期（收入按截止日前12个月计）；不填：往年为该年12月31日，"
+        "本年度为今天（不会是未来的日期）",
     )
 
     class Meta:
@@ -192,18 +209,19 @@ class IncomeRecordSerializer(serializers.ModelSerializer):
         # The service replaces the record of the same period, so the model's unique check on
         # (household, period_end) must not refuse it first.
         validators = []
-        # Each amount under a billion yuan keeps every computed total within its column.
+        # Each amount is a sum of yuan, never negative: operating income is gross, its costs
+        # are production_cost (net income = the four incomes − production_cost), as on the
+        # income page. Under a billion yuan keeps every computed total within its column.
         extra_kwargs = {
-            name: {"min_value": Decimal("-999999999"), "max_value": Decimal("999999999")}
-            for name in (
-                "wage_income",
-                "operating_income",
-                "property_income",
-                "transfer_income",
-                "production_cost",
-                "medical_expense",
-                "education_expense",
-            )
+            name: {
+                "min_value": Decimal(0),
+                "max_value": Decimal("999999999"),
+                "error_messages": {
+                    "min_value": "金额不能为负数",
+                    "max_value": "金额不能超过 999,999,999 元",
+                },
+            }
+            for name in INCOME_AMOUNTS
         }
 
     def __init__(self, *args, **kwargs):
@@ -213,17 +231,6 @@ class IncomeRecordSerializer(serializers.ModelSerializer):
             self.fields["household"].queryset = Household.objects.visible_to(request.user)
 
     def validate(self, attrs):
-        for name in (
-            "wage_income",
-            "operating_income",
-            "property_income",
-            "transfer_income",
-            "production_cost",
-            "medical_expense",
-            "education_expense",
-        ):
-            if name != "operating_income" and attrs.get(name, 0) < 0:
-                raise serializers.ValidationError({name: "金额不能为负数"})
         year = attrs.get("year")
         today = timezone.localdate()
         if year is not None and not 2000 <= year <= today.year:
@@ -233,6 +240,11 @@ class IncomeRecordSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(
                 {"period_end": "统计截止日期应在所填年度之内，且不晚于今天"}
             )
+        if period_end is None and year is not None:
+            # A record covers the 12 months up to its period end. A past year's ends on its
+            # 31 December; this year's cannot end in the future (it would count toward a
+            # clearance before the income exists), so it ends on the day it is recorded.
+            attrs["period_end"] = min(date(year, 12, 31), today)
         return attrs
 
 

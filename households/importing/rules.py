@@ -190,8 +190,10 @@ def closed_reason(number: str) -> str:
     return f"户编号 {number} 已销户，不能登记或修改成员"
 
 
-HOUSEHOLD_OUTSIDE_REASON = "该户编号已登记在您管辖范围外"
-MEMBER_OUTSIDE_REASON = "该身份证号已登记在您管辖范围外的农户中，请联系上级核实"
+# Existence oracles (issue 11): the same words as households.services, which say nothing of
+# where (or whether) the number is registered outside the importer's region.
+HOUSEHOLD_OUTSIDE_REASON = "该户编号不能使用，请联系上级核实"
+MEMBER_OUTSIDE_REASON = "该身份证号不能登记在此农户，请联系上级核实"
 OTHER_HEAD_REASON = "该户已登记了另一位户主；如需更换，请先把原户主的关系改为其他"
 
 

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from accounts import policy
 from accounts.permissions import PeopleDataAccess
-from config.filters import IdFilter
+from config.filters import BooleanFilter, FilterSet, IdFilter
 from households.models import Household, Region
 from interventions import insurance
 from interventions.models import (
@@ -197,21 +197,21 @@ class ClaimPaySerializer(serializers.Serializer):
 # --- filters and views -----------------------------------------------------------------------
 
 
-class PolicyFilter(django_filters.FilterSet):
+class PolicyFilter(FilterSet):
     year = IdFilter(field_name="year", max_value=32767, label="年度")
     region = django_filters.CharFilter(field_name="region_id", label="投保区划代码")
     coverage = django_filters.ChoiceFilter(choices=InsuranceCoverage.choices, label="保障对象")
 
 
-class EnrolmentFilter(django_filters.FilterSet):
+class EnrolmentFilter(FilterSet):
     policy = IdFilter(field_name="policy_id", label="防贫保险ID")
     household = IdFilter(field_name="household_id", label="农户ID")
 
 
-class ClaimFilter(django_filters.FilterSet):
+class ClaimFilter(FilterSet):
     enrolment = IdFilter(field_name="enrolment_id", label="参保记录ID")
     household = IdFilter(field_name="enrolment__household_id", label="农户ID")
-    paid = django_filters.BooleanFilter(
+    paid = BooleanFilter(
         field_name="paid_on", lookup_expr="isnull", exclude=True, label="是否已赔付"
     )
 

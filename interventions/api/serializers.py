@@ -71,8 +71,18 @@ class PlannedMeasureSerializer(serializers.ModelSerializer):
         fields = ["category", "description"]
 
 
+# 一户一策 lists a household's planned measures: a few per category of the twelve. The cap
+# is checked before any item is (each item looks its category up).
+AID_PLAN_MAX_ITEMS = 50
+
+
 class AidPlanSerializer(serializers.ModelSerializer):
-    items = PlannedMeasureSerializer(many=True, required=False, help_text="计划措施")
+    items = PlannedMeasureSerializer(
+        many=True,
+        required=False,
+        max_length=AID_PLAN_MAX_ITEMS,
+        help_text=f"计划措施（至多 {AID_PLAN_MAX_ITEMS} 项）",
+    )
 
     class Meta:
         model = AidPlan

@@ -10,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from config.parsers import SafeJSONParser
-from monitor.api.reports import ErrorSerializer
+from config.schema import ErrorSerializer
 from monitor.models import ExportJob
 from monitor.reports.exports import (
     XLSX,

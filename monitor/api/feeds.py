@@ -22,6 +22,7 @@ from accounts.permissions import IsDepartment, PeopleDataAccess
 from accounts.scope import region_prefix_of
 from config.errors import DomainError
 from config.parsers import SafeJSONParser
+from config.schema import ErrorSerializer
 from config.uploads import require_length
 from households.api.serializers import RevealRequestSerializer, RevealResponseSerializer
 from households.models import Household
@@ -34,6 +35,7 @@ from monitor.feeds.intake import receive_file, receive_json
 from monitor.feeds.screening import screening_run
 from monitor.feeds.selectors import (
     clues_for,
+    covering_prefixes,
     finding_label,
     round_progress,
     rounds_for,
@@ -106,10 +108,17 @@ class FindingSerializer(serializers.Serializer):
 
 class BatchRowSerializer(serializers.ModelSerializer):
     """回执中的一行：处理结果与原因，以及村级核实结果（反馈后）。匹配到的只给出户编号，
-    不返回农户信息。"""
+    不返回农户信息，也不返回线索、监测案例等内部编号。"""
+
+    # The department is a machine outside the case work: the 户编号 is all it needs to
+    # reconcile its list; clue and case ids would map the county's work for it (issue 11).
 
     outcome_display = serializers.CharField(source="get_outcome_display")
-    household_number = serializers.CharField(source="household.number", default=None)
+    household_number = serializers.CharField(
+        source="household.number",
+        default=None,
+        help_text="户编号：匹配到本部门辖区内在册成员时给出，未匹配为空",
+    )
     finding = serializers.SerializerMethodField(
         help_text="核实结果：并入监测档案的行，案例已纳入监测时为「已是监测对象」、不予纳入时为"
         "「不符合条件」、识别认定中为空；线索反馈后为其核实结果"
@@ -128,8 +137,6 @@ class BatchRowSerializer(serializers.ModelSerializer):
             "outcome_display",
             "reason",
             "household_number",
-            "clue",
-            "case",
             "finding",
         ]
 
@@ -186,7 +193,10 @@ class WarningBatchViewSet(viewsets.ReadOnlyModelViewSet):
         if is_json:
             body = request.data if isinstance(request.data, dict) else {}
             received = receive_json(
-                department=department, batch_key=body.get("batch_key"), rows=body.get("rows")
+                department=department,
+                batch_key=body.get("batch_key"),
+                rows=body.get("rows"),
+                request=request,
             )
         else:
             upload = request.FILES.get("file")
@@ -198,6 +208,7 @@ class WarningBatchViewSet(viewsets.ReadOnlyModelViewSet):
                 data=upload.read(),
                 file_name=upload.name or "",
                 max_bytes=settings.FEED_MAX_FILE_BYTES,
+                request=request,
             )
         batch = self.get_queryset().get(pk=received.batch.pk)
         code = status.HTTP_202_ACCEPTED if received.created else status.HTTP_200_OK
@@ -686,6 +697,11 @@ class SelfApplicationViewSet(viewsets.GenericViewSet):
         )
 
 
+class ScreeningConflictSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="中文说明，指明正在排队或运行的那次筛查")
+    running = serializers.IntegerField(help_text="正在排队或运行的筛查编号（可查看其回执）")
+
+
 @extend_schema_view(list=extend_schema(summary="数据筛查运行记录（本人管辖范围）"))
 class ScreeningRunViewSet(viewsets.ReadOnlyModelViewSet):
     """County (or township) staff run the registry screening rules on demand."""
@@ -699,9 +715,11 @@ class ScreeningRunViewSet(viewsets.ReadOnlyModelViewSet):
         if prefix is None:
             return WarningBatch.objects.none()
         return (
-            # Runs over the user's region, and the monthly runs over the whole registry.
+            # Runs over the user's region or part of it, and those over a region containing it
+            # (the county's, the monthly run over the whole registry): a 409 names the one in
+            # the way, and the user can read it. The batch pages show the same runs.
             WarningBatch.objects.filter(
-                Q(scope_prefix__startswith=prefix) | Q(scope_prefix=""),
+                Q(scope_prefix__startswith=prefix) | Q(scope_prefix__in=covering_prefixes(prefix)),
                 source=WarningBatch.Source.SCREENING,
             )
             .select_related("department")
@@ -710,8 +728,23 @@ class ScreeningRunViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         summary="立即运行数据筛查（本人管辖范围）",
+        description="同一辖区（或与之重叠的上下级辖区）已有筛查在排队或运行时返回 409，"
+        "running 为该次筛查的编号；每个辖区每小时可运行的次数有限（超出返回 429）。",
         request=None,
-        responses={202: BatchSerializer, 403: FEED_ERRORS[403]},
+        responses={
+            202: BatchSerializer,
+            401: OpenApiResponse(ErrorSerializer, description="未登录或凭据无效"),
+            403: OpenApiResponse(
+                ErrorSerializer, description="角色无权运行数据筛查，或账号未设置管辖范围"
+            ),
+            409: OpenApiResponse(
+                ScreeningConflictSerializer,
+                description="本辖区（或与之重叠的辖区）已有数据筛查在排队或运行",
+            ),
+            429: OpenApiResponse(
+                ErrorSerializer, description="本辖区一小时内运行数据筛查的次数已达上限"
+            ),
+        },
     )
     def create(self, request):
         batch = screening_run(by=request.user)

@@ -11,6 +11,7 @@ from rest_framework.throttling import AnonRateThrottle
 
 from accounts import policy
 from accounts.permissions import PeopleDataAccess
+from config.filters import FilterSet
 from monitor.api.serializers import AnnouncementSerializer, CrossCheckItemSerializer
 from monitor.api.views import ERRORS
 from monitor.choices import Stage
@@ -73,7 +74,7 @@ class CrossCheckItemViewSet(viewsets.ModelViewSet):
         )
 
 
-class AnnouncementFilter(django_filters.FilterSet):
+class AnnouncementFilter(FilterSet):
     stage = django_filters.ChoiceFilter(choices=Stage.choices, label="阶段")
     announced_from = django_filters.DateFilter(
         field_name="announced_on", lookup_expr="gte", label="公告日期起"

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import policy
+from config.schema import ErrorSerializer
 from monitor.models import MonthlyReport
 from monitor.reports.figures import region_figures
 from monitor.reports.monthly import monthly_report_workbook, monthly_reports_for
@@ -175,10 +176,6 @@ class FiguresSerializer(serializers.Serializer):
     flow = FlowMonth(many=True)
     definitions = serializers.DictField(child=serializers.CharField(), help_text="统计口径")
     children = ChildFigures(many=True, required=False, help_text="下一级区划，村级为空")
-
-
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
 
 
 REPORT_ERRORS = {

@@ -27,6 +27,7 @@ from monitor.models import (
     Notification,
     PublicNotice,
 )
+from monitor.reports.selectors import EARLIEST_AS_OF
 from monitor.rules import NATURAL_EVIDENCE_MIN
 from monitor.workflow import ACTION_CHOICES, allowed_actions
 
@@ -48,6 +49,11 @@ class ActionSerializer(serializers.Serializer):
     action = serializers.CharField()
     label = serializers.CharField()
     needs_reason = serializers.BooleanField()
+
+
+# The earliest day a risk can have been found: the figures start there too
+# (monitor.reports.selectors.EARLIEST_AS_OF).
+EARLIEST_FINDING_DAY = EARLIEST_AS_OF
 
 
 class CaseSerializer(serializers.ModelSerializer):
@@ -153,6 +159,17 @@ class CaseSerializer(serializers.ModelSerializer):
             self.fields["household"].queryset = Household.objects.visible_to(request.user)
         if self.instance is not None and not isinstance(self.instance, list):
             self.fields["household"].read_only = True
+
+    def validate_found_on(self, value):
+        # Every later date of the case (evidence, measures) is bounded below by this one:
+        # a typo such as 0001-01-01 would open all of them to any past day.
+        if value < EARLIEST_FINDING_DAY:
+            raise serializers.ValidationError(
+                f"发现风险日期不能早于 {EARLIEST_FINDING_DAY.isoformat()}（动态监测开展以前）"
+            )
+        if value > timezone.localdate():
+            raise serializers.ValidationError("发现风险日期不能晚于今天")
+        return value
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_risk_labels(self, case) -> list[str]:

@@ -16,6 +16,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
+from accounts.audit import audit_record
+from accounts.choices import AuditAction
 from config.errors import DomainError
 from households import pii
 from monitor.choices import BatchStatus
@@ -61,8 +63,36 @@ def _key(raw: object) -> str:
     return key
 
 
+def _audit_push(department: Department, received: Received, size: int, request) -> None:
+    """A department push is an audit event (等保: data received from other systems): which
+    department's account, which batch, how large, from where. The batch key and file name
+    are the department's own words: masked like any label."""
+    batch = received.batch
+    audit_record(
+        actor=department.account,
+        action=AuditAction.IMPORT,
+        obj=batch,
+        object_label=pii.mask_pii_in_text(str(batch)),
+        request=request,
+        detail={
+            "source": "department_push",
+            "department": department.pk,
+            "file_name": pii.mask_pii_in_text(batch.file_name),
+            "file_format": batch.file_format,
+            "bytes": size,
+            # The same list pushed again under its key: answered with the first batch.
+            "repeat": not received.created,
+        },
+    )
+
+
 def _store(
-    department: Department, key: str, data: bytes, file_format: str, file_name: str
+    department: Department,
+    key: str,
+    data: bytes,
+    file_format: str,
+    file_name: str,
+    request=None,
 ) -> Received:
     digest = hashlib.sha256(data).hexdigest()
     existing = WarningBatch.objects.filter(department=department, batch_key=key).first()
@@ -77,17 +107,23 @@ def _store(
                     file_format=file_format,
                     payload=seal_payload(data),
                 )
+                received = Received(batch, True)
+                _audit_push(department, received, len(data), request)
                 transaction.on_commit(lambda: enqueue(batch.pk))
-            return Received(batch, True)
+            return received
         except IntegrityError:
             # The same list sent twice at once: the other request stored it first.
             existing = WarningBatch.objects.get(department=department, batch_key=key)
     if existing.content_sha256 != digest:
         raise DomainError(f"批次号「{key}」已用于内容不同的另一份名单，请使用新的批次号", 422)
-    return Received(existing, False)
+    received = Received(existing, False)
+    _audit_push(department, received, len(data), request)
+    return received
 
 
-def receive_json(*, department: Department, batch_key: object, rows: object) -> Received:
+def receive_json(
+    *, department: Department, batch_key: object, rows: object, request=None
+) -> Received:
     key = _key(batch_key)
     try:
         check_json_rows(rows)
@@ -100,11 +136,17 @@ def receive_json(*, department: Department, batch_key: object, rows: object) -> 
         raise DomainError(
             "名单含有无法识别的字符或值", 400, errors={"rows": ["含无法识别的字符"]}
         ) from None
-    return _store(department, key, data, "json", "")
+    return _store(department, key, data, "json", "", request)
 
 
 def receive_file(
-    *, department: Department, batch_key: object, data: bytes, file_name: str, max_bytes: int
+    *,
+    department: Department,
+    batch_key: object,
+    data: bytes,
+    file_name: str,
+    max_bytes: int,
+    request=None,
 ) -> Received:
     key = _key(batch_key)
     try:
@@ -113,7 +155,7 @@ def receive_file(
         status = 413 if exc.code in ("too_large", "zip_bomb") else 400
         raise DomainError(exc.reason, status, errors={"file": [exc.reason]}) from None
     file_format = "xlsx" if data[:4] == b"PK\x03\x04" else "csv"
-    return _store(department, key, data, file_format, file_name)
+    return _store(department, key, data, file_format, file_name, request)
 
 
 def enqueue(batch_id: int) -> bool:
@@ -121,9 +163,16 @@ def enqueue(batch_id: int) -> bool:
     periodic sweep queues it later: nothing is lost."""
     from monitor.tasks import process_warning_batch
 
+    # Marked before the message leaves: a worker taking it at once must not find the row
+    # locked by this mark, or it skips the batch as another worker's (SKIP LOCKED) and the
+    # batch waits for the sweep. Not queued after all: the old mark is put back.
+    batch = WarningBatch.objects.filter(pk=batch_id)
+    previous = batch.values_list("enqueued_at", flat=True).first()
+    batch.update(enqueued_at=timezone.now())
     try:
         process_warning_batch.delay(batch_id)
     except (KombuOperationalError, ConnectionError, OSError):
+        batch.update(enqueued_at=previous)
         logger.warning(
             "warning batch %s stored but not queued (broker unavailable)", batch_id, exc_info=True
         )
@@ -131,11 +180,11 @@ def enqueue(batch_id: int) -> bool:
     except Exception:
         # Only in-process (eager) runs get here: the batch stays received for the sweep,
         # and the request that stored it still succeeds.
+        batch.update(enqueued_at=previous)
         logger.exception(
             "processing warning batch %s failed; it stays queued for the sweep", batch_id
         )
         return False
-    WarningBatch.objects.filter(pk=batch_id).update(enqueued_at=timezone.now())
     return True
 
 

@@ -45,7 +45,8 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from accounts.choices import Role
-from households.choices import LifeStatus
+from households.choices import PREFIX_LENGTH, LifeStatus
+from households.models import Region
 from monitor.choices import (
     CLOSED_STATUSES,
     BatchStatus,
@@ -61,7 +62,7 @@ from monitor.feeds.dispatch import CountyRules, county_clue_rules, sql_now
 from monitor.feeds.intake import open_payload
 from monitor.feeds.rows import STAGE_COLUMNS, FeedFormatError, RowNormaliser, payload_rows
 from monitor.feeds.screening import stage_screening
-from monitor.models import WarningBatch, WarningRow
+from monitor.models import Department, WarningBatch, WarningRow
 from sheets.reading import TabularError, decode_csv_bytes
 
 logger = logging.getLogger(__name__)
@@ -108,6 +109,9 @@ def _stage_rows(rows) -> None:
 # Only a member still in the register (在册) of a household not closed (销户) is found: a list
 # naming someone who died or moved away raises nothing. Such a row is "not found", and `gone`
 # says why for its receipt (1: the member is gone, 2: the household is closed; else NULL).
+# A department finds only the members of its own region ({scope}): anyone registered outside
+# it is not joined at all, so the row reads exactly like an unknown person's — no `gone`
+# reason, no household — and the receipt tells nothing of what lies elsewhere.
 # Narrow on purpose: the row's own columns stay in the stage and are read once, at the end.
 _FOUND = f"""
     SELECT s.row_number,
@@ -119,10 +123,14 @@ _FOUND = f"""
     FROM {STAGE} s
     LEFT JOIN households_member m
         ON s.household_id IS NULL AND s.outcome = %s AND m.id_number_hash = s.id_number_hash
+        {{scope}}
     -- Only the closed households: a handful, hashed once, not a join on every household.
     LEFT JOIN households_household h ON h.id = m.household_id AND h.closed_on IS NOT NULL
     WHERE s.outcome = %s
 """  # noqa: S608 - constant SQL; every value is a bound parameter
+
+# The households of the department's region, hashed once (a county's: a few index pages).
+_IN_SCOPE = "AND m.household_id IN (SELECT id FROM households_household WHERE village_id LIKE %s)"
 
 _NEW_CLUES = """
     INSERT INTO monitor_clue (household_id, village_id, channel, status, raised_on, due_on,
@@ -153,7 +161,9 @@ _ROWS = f"""
              WHEN f.row_number > f.first_row THEN %s
              WHEN f.found_household IS NULL THEN %s
              WHEN c.id IS NOT NULL THEN %s
-             WHEN cl.source_batch_id = %s THEN %s
+             -- The household's first row raised this batch's clue; its other rows (another
+             -- member, another indicator) are merged into it, so the counts equal the clues.
+             WHEN cl.source_batch_id = %s AND f.row_number = f.household_first THEN %s
              ELSE %s END,
         CASE WHEN f.row_number > f.first_row THEN '与第 ' || f.first_row || ' 行重复'
              WHEN f.gone = 1 THEN %s WHEN f.gone = 2 THEN %s ELSE s.reason END,
@@ -178,10 +188,35 @@ _ROWS = f"""
 GONE_MEMBER = "该成员已登记为死亡或户籍迁出，不在册"
 CLOSED_HOUSEHOLD = "该户已销户"
 
-_MATERIALISE = "CREATE TEMP TABLE feed_found AS " + _FOUND
+# `household_first`: the household's first row in the list (never a duplicate: a duplicate's
+# first row names the same person, so the same household, and comes earlier).
+_MATERIALISE = (
+    "CREATE TEMP TABLE feed_found AS SELECT x.*, "
+    "MIN(x.row_number) OVER (PARTITION BY x.found_household) AS household_first "
+    "FROM (" + _FOUND + ") x"
+)
 
 
-def _find_households() -> None:
+def department_scope(batch: WarningBatch) -> str | None:
+    """The region code prefix a department's list is matched within (its Department.region:
+    a county's department matches its county, a province's its province); None when nothing
+    needs excluding — a screening run (its rows name their households, inside its scope) or
+    a department whose region holds every village on record, where the join is skipped."""
+    if batch.source == WarningBatch.Source.SCREENING:
+        return None
+    region_id = Department.objects.filter(pk=batch.department_id).values_list(
+        "region_id", flat=True
+    )[0]
+    prefix = Region.prefix_of_code(region_id)
+    # A household lies in a region below its department's or beside it, never in one of the
+    # department's own ancestors (the province, the city): when no other region lies outside
+    # the prefix, no household can, and there is nothing to exclude.
+    ancestors = [prefix[:n].ljust(12, "0") for n in sorted(set(PREFIX_LENGTH.values()))]
+    outside = Region.objects.exclude(code__startswith=prefix).exclude(code__in=ancestors)
+    return prefix if outside.exists() else None
+
+
+def _find_households(scope: str | None = None) -> None:
     """The members join and the duplicate window, once: both inserts read the result."""
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS feed_found")
@@ -190,8 +225,10 @@ def _find_households() -> None:
         # faster than the database's locale.
         binary = '"C"' if connection.vendor == "postgresql" else "BINARY"
         in_register = LifeStatus.IN_REGISTER.value
+        scope_sql, scope_params = (_IN_SCOPE, [scope + "%"]) if scope is not None else ("", [])
         cursor.execute(
-            _MATERIALISE.format(binary=binary), [in_register, in_register, pending, pending]
+            _MATERIALISE.format(binary=binary, scope=scope_sql),
+            [in_register, in_register, pending, *scope_params, pending],
         )
         if connection.vendor == "postgresql":
             # Without statistics the planner takes the temp table for one row and walks the
@@ -596,7 +633,7 @@ def _work(batch: WarningBatch, today: date) -> None:
         _stage_list(batch, today)
         channel = ClueChannel.DEPARTMENT
     _fault_injection_point(batch.pk)
-    _find_households()
+    _find_households(department_scope(batch))
     _lock_households()
     rules = county_clue_rules(today.year)
     last_clue = _last_clue_id()

@@ -11,17 +11,22 @@ per household.
 
 from datetime import date
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts import policy
 from accounts.scope import region_prefix_of
+from config.errors import DomainError
+from config.ratelimit import allow
 from households.choices import CivilAffairsStatus, RegionLevel, Schooling
 from households.models import Region
 from households.services import monitoring_line_for
-from monitor.choices import RowOutcome
+from monitor.choices import BatchStatus, RowOutcome
 from monitor.feeds.intake import enqueue
+from monitor.feeds.selectors import covering_prefixes
 from monitor.models import ScreeningThreshold, WarningBatch
 
 _INSERT = """INSERT INTO {stage} (row_number, name, id_number_hash, id_number_masked,
@@ -154,11 +159,61 @@ def screening_queue(*, scope_prefix: str) -> WarningBatch:
     return batch
 
 
+def _scope_label(prefix: str) -> str:
+    """A run's region as people read it: 大通回族土族自治县, or the whole registry."""
+    if not prefix:
+        return "全部辖区（每月例行筛查）"
+    name = Region.objects.filter(code=prefix.ljust(12, "0")).values_list("name", flat=True)
+    return name.first() or prefix
+
+
+def active_overlapping_run(prefix: str) -> WarningBatch | None:
+    """A screening run still queued or running (received: a worker holds it while it runs)
+    over any part of the region of `prefix`: one containing it (the monthly run over the
+    whole registry, the county's run over a township) or one inside it (a township's run
+    under the county's). Either screens some of the same households at the same time."""
+    return (
+        WarningBatch.objects.filter(
+            Q(scope_prefix__in=covering_prefixes(prefix)) | Q(scope_prefix__startswith=prefix),
+            source=WarningBatch.Source.SCREENING,
+            status=BatchStatus.RECEIVED,
+        )
+        .defer("payload")
+        .order_by("received_at", "id")
+        .first()
+    )
+
+
 def screening_run(*, by) -> WarningBatch:
     """数据筛查 on demand (the API's and the batch pages'): county or township staff run the
-    rules over their own region (`screening.run`). Returns the queued batch."""
+    rules over their own region (`screening.run`). Returns the queued batch.
+
+    One run at a time over a region: while one over the same households is queued or
+    running, another is refused (409, naming it). And so many an hour per region (429): a
+    run reads the whole region's registry, and a client looping on the button would queue
+    them faster than they finish."""
     policy.require(by, "screening.run")
     prefix = region_prefix_of(by)
     if prefix is None:
         raise PermissionDenied("您的账号未设置管辖范围，请联系系统管理员。")
-    return screening_queue(scope_prefix=prefix)
+    with transaction.atomic():
+        # Requests over one province one after another, so two at once (the county's and a
+        # township's, or two clicks) cannot both find no run and both queue one. Nothing else
+        # locks region rows: no lock order to keep.
+        Region.objects.select_for_update().filter(code=prefix[:2].ljust(12, "0")).first()
+        running = active_overlapping_run(prefix)
+        if running is not None:
+            received = timezone.localtime(running.received_at)
+            raise DomainError(
+                f"{_scope_label(running.scope_prefix)}的数据筛查（第 {running.pk} 号，"
+                f"{received:%Y年%m月%d日 %H:%M} 提交）正在排队或运行，与本辖区重叠；"
+                "请待其处理完成后再运行。",
+                409,
+                running=running.pk,
+            )
+        limit = settings.MONITOR["SCREENING_RUNS_PER_HOUR"]
+        if not allow(f"screening-run:{prefix}", limit=limit, seconds=3600):
+            raise DomainError(
+                f"本辖区一小时内最多运行 {limit} 次数据筛查，已达上限，请稍后再试。", 429
+            )
+        return screening_queue(scope_prefix=prefix)

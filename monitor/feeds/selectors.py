@@ -96,7 +96,7 @@ def households_to_link(user, village_code: str):
 # --- department batches ----------------------------------------------------------------
 
 
-def _covering_prefixes(prefix: str) -> list[str]:
+def covering_prefixes(prefix: str) -> list[str]:
     """The region prefix itself and those of every region above it, and "" (everything)."""
     return ["", *(prefix[:n] for n in sorted(set(PREFIX_LENGTH.values())) if n <= len(prefix))]
 
@@ -131,7 +131,7 @@ def batches_for(user):
         source=WarningBatch.Source.DEPARTMENT, department__region__code__startswith=county
     )
     screening_runs = Q(source=WarningBatch.Source.SCREENING) & (
-        Q(scope_prefix__in=_covering_prefixes(prefix)) | Q(scope_prefix__startswith=prefix)
+        Q(scope_prefix__in=covering_prefixes(prefix)) | Q(scope_prefix__startswith=prefix)
     )
     return (
         WarningBatch.objects.filter(department_lists | screening_runs)

@@ -72,3 +72,99 @@ def test_the_process_refuses_to_start_without_keys_or_with_bad_values(tmp_path):
     assert _manage_check(**good).returncode == 0, _manage_check(**good).stderr
     bad_debug = _manage_check(**good, DJANGO_DEBUG="perhaps")
     assert bad_debug.returncode != 0 and "DJANGO_DEBUG" in bad_debug.stderr
+
+
+# --- production settings: `check --deploy` clean, and what it guards -------------------------
+
+
+def _production_env(tmp_path, **overrides) -> dict:
+    """The environment of a production process: fresh keys, no debug, a host name, Redis;
+    nothing inherited from the shell that runs the tests (a sourced demo.env, say)."""
+    from config.keygen import generate
+
+    inherited = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "PII_", "LOGIN_", "PASSWORD_", "MONITOR_"))
+        and key not in {"PYTEST_VERSION", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}
+    }
+    return {
+        **inherited,
+        **generate(),
+        "DJANGO_DEBUG": "0",
+        "DJANGO_ALLOWED_HOSTS": "fanpin.example.gov.cn",
+        "DJANGO_VAR_DIR": str(tmp_path),
+        "REDIS_URL": "redis://127.0.0.1:6379/0",  # only named: `check` does not connect
+        **overrides,
+    }
+
+
+def _manage(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_deploy_is_clean_under_production_settings(tmp_path):
+    result = _manage(_production_env(tmp_path), "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues (0 silenced)" in result.stdout + result.stderr
+
+
+def test_check_deploy_flags_each_weakened_control(tmp_path):
+    env = _production_env(
+        tmp_path,
+        DJANGO_SECOND_FACTOR="0",
+        DJANGO_SESSION_AGE="28800",
+        PASSWORD_MAX_AGE_DAYS="0",
+        DJANGO_SECURE_COOKIES="0",
+    )
+    del env["REDIS_URL"]
+    result = _manage(env, "check", "--deploy", "--fail-level", "WARNING")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    for check_id in (
+        "fanpin.W001",  # second factor off
+        "fanpin.W002",  # passwords never expire
+        "fanpin.W003",  # sessions outlive 30 idle minutes
+        "fanpin.W004",  # lockout counted per process
+        "security.W012",  # session cookie not Secure
+        "security.W016",  # CSRF cookie not Secure
+        "security.W004",  # no HSTS
+        "security.W008",  # no redirect to HTTPS
+    ):
+        assert check_id in output, check_id
+
+
+def test_production_cookies_are_secure_httponly_and_samesite(tmp_path):
+    script = (
+        "from django.conf import settings as s; print(repr(("
+        "s.SESSION_COOKIE_SECURE, s.SESSION_COOKIE_HTTPONLY, s.SESSION_COOKIE_SAMESITE, "
+        "s.CSRF_COOKIE_SECURE, s.CSRF_COOKIE_HTTPONLY, s.CSRF_COOKIE_SAMESITE, "
+        "s.SESSION_COOKIE_AGE, s.SESSION_SAVE_EVERY_REQUEST, s.SECURE_HSTS_SECONDS >= 31536000, "
+        "s.SECURE_SSL_REDIRECT, s.SECOND_FACTOR_REQUIRED, s.PASSWORD_MAX_AGE_DAYS)))"
+    )
+    result = _manage(_production_env(tmp_path), "shell", "--no-imports", "-c", script)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == repr(
+        (True, True, "Lax", True, True, "Lax", 1800, True, True, True, True, 90)
+    )
+    # The demo (debug) relaxes what plain HTTP on 127.0.0.1 needs, and the second factor.
+    demo = _manage(
+        _production_env(tmp_path, DJANGO_DEBUG="1"), "shell", "--no-imports", "-c", script
+    )
+    assert demo.stdout.strip() == repr(
+        (False, True, "Lax", False, True, "Lax", 1800, True, False, False, False, 90)
+    )
+    # Each is a setting of its own.
+    tuned = _production_env(
+        tmp_path, PASSWORD_MAX_AGE_DAYS="60", DJANGO_SESSION_AGE="900", DJANGO_SECOND_FACTOR="1"
+    )
+    assert _manage(tuned, "shell", "--no-imports", "-c", script).stdout.strip() == repr(
+        (True, True, "Lax", True, True, "Lax", 900, True, True, True, True, 60)
+    )

@@ -242,7 +242,7 @@ def test_every_member_rule_gives_the_same_outcome_both_ways(regions, monkeypatch
     assert errors[6][0] == "与户主关系" and "另一位户主" in errors[6][1]
     assert errors[8][0] == "户编号" and "已销户" in errors[8][1]
     assert errors[10][0] == "户编号" and "未登记" in errors[10][1]
-    assert errors[11][0] == "身份证号" and "管辖范围外" in errors[11][1]
+    assert errors[11] == ("身份证号", "该身份证号不能登记在此农户，请联系上级核实")
     assert errors[16][0] == "户编号"
     assert errors[23] == ("身份证号", "身份证号与第 7 行重复")
     assert errors[24][0] == "联系电话"
@@ -286,7 +286,7 @@ def test_every_household_rule_gives_the_same_outcome_both_ways(regions, monkeypa
     assert sorted(errors) == [3, 4, 6, 7, 8, 9, 10, 11, 12]
     assert errors[3] == ("户编号", "户编号与第 2 行重复")
     assert errors[6] == ("户编号", "户编号与第 5 行重复")
-    assert errors[8] == ("户编号", "该户编号已登记在您管辖范围外")
+    assert errors[8] == ("户编号", "该户编号不能使用，请联系上级核实")
     assert first[1:5] == (12, 1, 2, 9)
     stored = outcomes["bulk"]["stored"]["households"]
     assert stored[HA1][1:6] == ("lifted", "一社", False, False, "dibao")
@@ -413,7 +413,7 @@ def test_a_file_cut_into_many_pieces_on_two_cores_gives_the_same_outcome(
     # then the file's two imports, each on a pool of worker processes.
     assert pools == [False, False, True, True]
     first = outcomes["bulk"]["reports"][0]
-    assert first[1] == 400 and first[4] > 60
+    assert (first[1], first[4]) == (400, 66)
     # Title, blank, header, blank: n = 0 is row 5. X heads HA2 (n = 1); n = 3 is mistyped.
     fields = {error["row"]: error["field"] for error in first[5]}
     assert (fields[6], fields[8]) == ("与户主关系", "身份证号")
@@ -423,7 +423,8 @@ def test_a_file_cut_into_many_pieces_on_two_cores_gives_the_same_outcome(
 def test_a_file_with_cells_across_lines_and_an_xlsx_file_give_the_same_outcome(
     regions, monkeypatch
 ):
-    openpyxl = pytest.importorskip("openpyxl")
+    import openpyxl
+
     monkeypatch.setattr(reading, "HEAD_BYTES", 100)
     monkeypatch.setattr(reading, "SPAN_BYTES", 100)
     households = _csv(
@@ -636,4 +637,4 @@ def test_a_first_load_with_the_indexes_set_aside_gives_the_same_outcome_and_keys
     # found every row stored and took the ordinary upsert.
     assert set_aside_runs == ["households_member"]
     first, again = outcomes["bulk"]["reports"]
-    assert first[2] > 300 and again[2] == 0
+    assert (first[2], again[2]) == (334, 0)

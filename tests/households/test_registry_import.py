@@ -117,7 +117,8 @@ def test_gbk_and_bom_files_import_the_same(one_household):
 def test_xlsx_registry_imports_and_a_numeric_id_cell_is_refused_with_the_excel_reason(
     one_household,
 ):
-    openpyxl = pytest.importorskip("openpyxl")
+    import openpyxl
+
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.append(["户编号", "姓名", "身份证号", "与户主关系", "劳动技能"])

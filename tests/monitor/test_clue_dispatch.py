@@ -61,6 +61,20 @@ def _home(village, name, sequence):
 @pytest.fixture
 def department(regions):
     account = User.objects.create_user(username="yibao", password="x", role=Role.DEPARTMENT)
+    # Province-wide (a department matches only within its own region): its lists reach both
+    # counties, whose rounds and rules these tests compare.
+    return Department.objects.create(
+        name="县医保局",
+        kind=DepartmentKind.MEDICAL_INSURANCE,
+        region_id="630000000000",
+        account=account,
+    )
+
+
+@pytest.fixture
+def county_department(regions):
+    """The county's own department, whose batches the county's pages show."""
+    account = User.objects.create_user(username="xian_yibao", password="x", role=Role.DEPARTMENT)
     return Department.objects.create(
         name="县医保局", kind=DepartmentKind.MEDICAL_INSURANCE, region_id=COUNTY, account=account
     )
@@ -374,7 +388,7 @@ def test_every_clue_step_writes_its_transition(listed, users, api):
 # --- the department's receipt gains the village's finding --------------------------------------
 
 
-def test_the_receipt_shows_the_villages_finding_per_row(department, homes, users, settings):
+def test_the_receipt_shows_the_villages_finding_per_row(county_department, homes, users, settings):
     _auto(settings)
     monitored = Case.objects.create(
         household=homes["c"][0],
@@ -383,12 +397,12 @@ def test_the_receipt_shows_the_villages_finding_per_row(department, homes, users
         found_on=TODAY - timedelta(days=60),
         status=Status.MONITORING,
     )
-    batch = _push(department, "finding", _rows(homes, keys=("a", "b", "c")))
+    batch = _push(county_department, "finding", _rows(homes, keys=("a", "b", "c")))
     clues = {key: Clue.objects.get(household=homes[key][0]) for key in ("a", "b")}
     clue_verify(clue_id=clues["a"].pk, by=users["cadre_a"], outcome="unverifiable", note="外出")
-    _, raw = ApiToken.issue(user=department.account, name="推送")
+    _, raw = ApiToken.issue(user=county_department.account, name="推送")
     client = Client(HTTP_AUTHORIZATION=f"Token {raw}")
-    single = _push(department, "one-row", _rows(homes, keys=("other",)))
+    single = _push(county_department, "one-row", _rows(homes, keys=("other",)))
     client.get(f"/api/feeds/batches/{single.pk}/rows/")  # the key's first use is recorded
     with CaptureQueriesContext(connection) as captured:
         client.get(f"/api/feeds/batches/{single.pk}/rows/")
@@ -402,7 +416,8 @@ def test_the_receipt_shows_the_villages_finding_per_row(department, homes, users
         2: {"code": "", "label": ""},
         3: {"code": "already_monitored", "label": "已是监测对象"},
     }
-    assert rows[2]["case"] == monitored.pk and "*" in rows[0]["id_number_masked"]
+    assert rows[2]["household_number"] == monitored.household.number
+    assert "*" in rows[0]["id_number_masked"]
     clue_verify(clue_id=clues["b"].pk, by=users["cadre_b"], outcome="not_eligible", note="不符")
     with CaptureQueriesContext(connection) as captured:
         rows = client.get(f"/api/feeds/batches/{batch.pk}/rows/").json()["results"]
@@ -688,7 +703,9 @@ def test_the_receipt_says_already_monitored_only_once_the_case_is_in_monitoring(
 
     def findings():
         rows = client.get(f"/api/feeds/batches/{batch.pk}/rows/").json()["results"]
-        return {row["case"]: row["finding"]["code"] for row in rows}
+        # The receipt names the 户编号 only; the test maps it back to the case.
+        cases = {case.household.number: case.pk for case in (identifying, monitored)}
+        return {cases[row["household_number"]]: row["finding"]["code"] for row in rows}
 
     assert findings() == {identifying.pk: "", monitored.pk: "already_monitored"}
     Case.objects.filter(pk=identifying.pk).update(status=Status.MONITORING, identified_on=TODAY)

@@ -778,10 +778,17 @@ def test_the_schema_documents_every_answer_of_the_export_endpoints(tmp_path):
     ask = paths["/api/exports/"]["post"]["responses"]
     assert set(ask) == {"202", "400", "401", "403", "404", "415", "429"}
     detail = paths["/api/exports/{id}/"]["get"]["responses"]
-    assert set(detail) == {"200", "401", "404"}
+    assert set(detail) == {"200", "401", "403", "404", "429"}
     download = paths["/api/exports/{id}/download/"]["get"]["responses"]
-    assert set(download) == {"200", "401", "403", "404", "409", "410"}
-    assert set(paths["/api/exports/"]["get"]["responses"]) == {"200", "401", "404"}
+    assert set(download) == {"200", "401", "403", "404", "409", "410", "429"}
+    assert set(paths["/api/exports/"]["get"]["responses"]) == {
+        "200",
+        "400",
+        "401",
+        "403",
+        "404",
+        "429",
+    }
     assert list(download["200"]["content"]) == [
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     ]

@@ -71,7 +71,8 @@ def test_the_rules_raise_one_clue_per_household_with_every_finding(
         county[k].pk for k in ("poor", "sick", "unsafe", "child")
     }
     assert {c.channel for c in clues} == {"data_screening"}
-    assert batch.rows_new_clue == 5
+    # One clue per household: the unsafe household's second finding merges into its first.
+    assert (batch.rows_new_clue, batch.rows_merged) == (4, 1) == (clues.count(), 1)
     # A second run merges into the open clues instead of raising new ones.
     with django_capture_on_commit_callbacks(execute=True):
         api("approver").post("/api/screening-runs/")

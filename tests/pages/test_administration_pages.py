@@ -42,9 +42,16 @@ def _as(client, users, name):
 
 
 def _department(users, region=COUNTY, kind=DepartmentKind.MEDICAL_INSURANCE, name="县医保局"):
-    return administration.department_create(
+    department = administration.department_create(
         by=users["admin"], name=name, kind=kind, region=_region(region)
     )
+    # 双人复核: what the administrator grants, the county approver confirms.
+    administration.department_account_confirm(by=_county(users, department), department=department)
+    return department
+
+
+def _county(users, department):
+    return users["approver" if department.region_id == COUNTY else "approver_other"]
 
 
 def _region(code):
@@ -54,7 +61,13 @@ def _region(code):
 
 
 def _issue(users, department, name="推送"):
-    return administration.department_key_issue(by=users["admin"], department=department, name=name)
+    token, raw = administration.department_key_issue(
+        by=users["admin"], department=department, name=name
+    )
+    administration.department_key_confirm(
+        by=_county(users, department), department=department, token=token
+    )
+    return token, raw
 
 
 def _audit_text(event: AuditEvent) -> str:

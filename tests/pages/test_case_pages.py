@@ -29,7 +29,7 @@ def test_filing_shows_each_problem_beside_its_field_or_at_the_top(users, family)
     empty = cadre.post(url, {"found_on": (TODAY + timedelta(days=3)).isoformat()})
     assert empty.status_code == 400
     text = empty.content.decode()
-    assert text.count("此项必填") >= 2  # category and risk types, beside each
+    assert text.count("此项必填") == 3  # category, risk types and channel, beside each
     assert "发现风险日期不能晚于今天" in text
     # The service's rule (a 脱贫户 cannot be 边缘易致贫户) comes back at the top.
     wrong = cadre.post(

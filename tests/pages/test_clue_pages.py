@@ -85,8 +85,10 @@ def homes(users):
 
 
 @pytest.fixture
-def listed(medical, homes):
-    """The county's medical-insurance list: one row per household, one nobody, one invalid."""
+def listed(medical, homes, other_county_list):
+    """The county's medical-insurance list: one row per household, one nobody, one invalid.
+    A department matches within its own county only: 钱七宝 of the county next door is "not
+    found" here, and his clue comes from his own county's list (other_county_list)."""
     rows = [
         {
             "姓名": "王大山",
@@ -660,11 +662,11 @@ def test_the_batch_list_shows_the_department_and_counts(client, users, listed):
     batch = listed[0]
     assert (batch.rows_total, batch.rows_new_clue, batch.rows_not_found, batch.rows_invalid) == (
         6,
-        4,
-        1,
+        3,
+        2,
         1,
     )
-    for value in ('<td class="num">6</td>', '<td class="num">4</td>'):
+    for value in ('<td class="num">6</td>', '<td class="num">3</td>'):
         assert value in text
 
 
@@ -701,19 +703,21 @@ def test_the_receipt_shows_masked_numbers_and_hides_other_regions_households(
     assert homes["a"][0].number in text and homes["b"][0].number in text
     assert homes["c"][0].number not in text and homes["other"][0].number not in text
     assert "王大山" in text and "李四海" in text
-    assert "赵六安" not in text and "钱七宝" not in text  # matched outside the township
-    assert "孙无名" in text  # matched nobody: the county follows it up
+    assert "赵六安" not in text  # matched outside the township
+    # Matched nobody (钱七宝 is registered next door, outside the department's county): the
+    # county follows them up.
+    assert "孙无名" in text and "钱七宝" in text
     assert "630121********" in text and "Excel" in text
     approver = _text(_as(client, users, "approver").get(f"/batches/{batch.pk}/"))
     assert homes["c"][0].number in approver and "赵六安" in approver
-    assert homes["other"][0].number not in approver and "钱七宝" not in approver
+    assert homes["other"][0].number not in approver
 
 
 def test_the_receipt_filters_by_outcome(client, users, listed):
     batch = listed[0]
     _as(client, users, "approver")
     not_found = _text(client.get(f"/batches/{batch.pk}/", {"outcome": "not_found"}))
-    assert "孙无名" in not_found and "王大山" not in not_found and "共 1 行" in not_found
+    assert "孙无名" in not_found and "王大山" not in not_found and "共 2 行" in not_found
     bad = client.get(f"/batches/{batch.pk}/", {"outcome": "nonsense"})
     assert bad.status_code == 200 and "请选择有效的处理结果" in _text(bad)
     assert "共 6 行" in _text(bad)

@@ -50,7 +50,12 @@ from interventions.models import (
     MeasureRecord,
 )
 from interventions.services import measure_record_create
-from monitor.administration import department_create, department_key_issue, threshold_save
+from monitor.administration import (
+    department_account_confirm,
+    department_create,
+    department_key_issue,
+    threshold_save,
+)
 from monitor.choices import Category, Channel
 from monitor.feeds.applications import self_application_submit
 from monitor.feeds.intake import receive_json
@@ -114,6 +119,10 @@ ROUTES = {
     # tests/accounts/test_login_and_pages.py pins, where the README promises a 403).
     "home": Route(None, EVERYONE),
     "password-change": Route(None, EVERYONE),
+    # The second factor: the roles that sign in with one (no app enrolled in the demo, so
+    # the code page sends them on to enrolment); the others are told they do not.
+    "second-factor-page": Route(None, MANAGERS, redirects=MANAGERS),
+    "second-factor-enrol-page": Route(None, MANAGERS),
     "self-application": Route(None, EVERYONE),  # public: the farmers' own application
     "apply-lookup": Route(None, EVERYONE),  # public: the applicant's lookup of the result
     "notice-list-page": Route(None, EVERYONE),
@@ -448,6 +457,9 @@ def _second_county(today: date) -> None:
     department = department_create(
         by=admin, name=SECOND_DEPARTMENT, kind=DepartmentKind.MEDICAL_INSURANCE, region=county
     )
+    # 双人复核: the machine account the administrator made waits for the county's approver.
+    second = User.objects.get(username="xian_huangzhong")
+    department_account_confirm(by=second, department=department)
     department_key_issue(by=admin, department=department, name="每月推送")
     received = receive_json(
         department=department,

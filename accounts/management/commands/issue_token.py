@@ -16,8 +16,12 @@ class Command(BaseCommand):
         user = User.objects.filter(username=username).first()
         if user is None:
             raise CommandError(f"用户 {username} 不存在")
+        # The operator at the server's console: no administrator's word to be confirmed.
         token, raw = ApiToken.issue(user=user, name=name)
         audit_record(
-            actor=None, action=AuditAction.TOKEN_ISSUED, obj=token, detail={"user": username}
+            actor=None,
+            action=AuditAction.TOKEN_ISSUED,
+            obj=token,
+            detail={"user": username, "via": "manage.py issue_token"},
         )
         self.stdout.write(raw)

@@ -16,6 +16,7 @@ from django.db import transaction
 
 from accounts.choices import Role
 from accounts.models import ApiToken, User
+from accounts.passwords import character_classes
 from households.importing import registry_import
 from households.models import MonitoringLine, Region, RegistryImport
 from households.services import regions_load_csv
@@ -41,7 +42,10 @@ DEMO_LINES = [("630000000000", 2025, Decimal("7500")), ("630000000000", 2026, De
 
 def _password() -> str:
     alphabet = string.ascii_letters + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(12))
+    while True:  # the password rule's three classes (upper, lower, digits): drawn until met
+        password = "".join(secrets.choice(alphabet) for _ in range(12))
+        if len(character_classes(password)) >= 3:
+            return password
 
 
 class Command(BaseCommand):
