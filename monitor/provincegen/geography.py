@@ -255,11 +255,12 @@ def staff_write(cursor, layout: Layout, rng: random.Random, joined: datetime) ->
             "role",
             "phone_masked",
             "region_id",
+            "password_changed_at",
         ),
         (
             (first + i, _unusable_password(rng), False, username, name, "", "", False, True, *rest)
             for i, (username, name, role, region) in enumerate(people)
-            for rest in [(when, str(role), "", region)]
+            for rest in [(when, str(role), "", region, when)]
         ),
     )
     layout.department_first = reserve_ids(cursor, "monitor_department", len(layout.departments))
