@@ -20,6 +20,7 @@ job could not be queued fails at once with that reason (monitor/reports/exports.
 import logging
 import sys
 
+from django.contrib.sessions.exceptions import SessionInterrupted
 from django.db import InterfaceError
 from django.db import OperationalError as DatabaseOperationalError
 from django.http import HttpResponse, JsonResponse
@@ -86,6 +87,10 @@ def server_error(request):
         message = DATABASE_DOWN
     else:
         return defaults.server_error(request)
+    return outage_response(request, message)
+
+
+def outage_response(request, message: str) -> HttpResponse:
     if request.path.startswith("/api/"):
         response = JsonResponse(
             {"detail": message}, status=503, json_dumps_params={"ensure_ascii": False}
@@ -95,3 +100,17 @@ def server_error(request):
         response = HttpResponse(render_to_string("503.html", {"message": message}), status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
+
+
+def bad_request(request, exception):
+    """handler400: Django's, except that a session that could not be saved because
+    PostgreSQL went away is the 503 above. Django turns any failed session save into
+    SessionInterrupted, a 400 "Bad Request" page that would tell the person their request
+    was wrong."""
+    if isinstance(exception, SessionInterrupted):
+        cause = exception.__context__
+        while cause is not None and not _database_connection_lost(cause):
+            cause = cause.__context__
+        if cause is not None:
+            return outage_response(request, DATABASE_DOWN)
+    return defaults.bad_request(request, exception)

@@ -101,3 +101,4 @@ urlpatterns = [
 
 # Redis or the database unreachable: 503 with the reason in Chinese, not the 500 page.
 handler500 = "config.outage.server_error"
+handler400 = "config.outage.bad_request"
