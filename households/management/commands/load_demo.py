@@ -102,10 +102,15 @@ class Command(BaseCommand):
             # users there. Neither sees households (no region scope).
             user.is_staff = role in (Role.ADMIN, Role.AUDITOR)
             user.is_superuser = role == Role.ADMIN
-            user.set_password(password)
+            if role == Role.DEPARTMENT:
+                # A machine account signs in by its key only (the sign-in page refuses it).
+                user.set_unusable_password()
+            else:
+                user.set_password(password)
             user.save()
             scope = user.region.name if user.region else "—"
-            lines.append(f"  {username:<14} {password}  {user.get_role_display():<10} {scope}")
+            shown = "（仅接口密钥）" if role == Role.DEPARTMENT else password
+            lines.append(f"  {username:<14} {shown}  {user.get_role_display():<10} {scope}")
             if role == Role.DEPARTMENT:
                 Department.objects.update_or_create(
                     account=user,
