@@ -2,8 +2,9 @@
 
 A backup is a folder of three files:
 - `database.dump`: pg_dump's custom format of the whole database, taken from one snapshot;
-- `media.tar`: the signed consent scans the rows refer to (export files expire within a day
-  and are not kept);
+- `media.tar`: the signed consent scans the rows refer to, as stored: AES-GCM ciphertext
+  under the personal-data key (monitor/scans.py; export files expire within a day and are
+  not kept);
 - `manifest.json`: when and from what it was taken, the SHA-256 of both files, the rows of
   every table counted in the same snapshot as the dump, and two key checks.
 
@@ -17,7 +18,8 @@ database: backups belong on protected storage.
 
 A restore goes into an empty database (the one DATABASE_URL names), then reads every
 protected value back: each number decrypts, each ID number's keyed hash is the one stored,
-each stored list opens, each scan is there, and every table has the rows it had."""
+each stored list opens, each scan decrypts, and every table has the rows it had. Scans of a
+backup taken before they were encrypted are sealed as they are restored."""
 
 import hashlib
 import json
@@ -37,6 +39,7 @@ from django.utils import timezone
 from psycopg.conninfo import make_conninfo
 
 from households import pii
+from monitor import scans
 
 FORMAT = "fanpin-backup-1"
 DUMP, MEDIA, MANIFEST = "database.dump", "media.tar", "manifest.json"
@@ -276,11 +279,24 @@ def verify(manifest: dict) -> Verified:
             continue
         result.batches += 1
     media_root = Path(settings.MEDIA_ROOT)
+    unreadable = []
     for name in _scans():
-        if (media_root / name).is_file():
-            result.scans += 1
-        elif name not in manifest.get("scans_missing", []):
-            result.problems.append(f"承诺授权扫描件 {name} 缺失")
+        path = media_root / name
+        if not path.is_file():
+            if name not in manifest.get("scans_missing", []):
+                result.problems.append(f"承诺授权扫描件 {name} 缺失")
+            continue
+        # Each scan is opened as the download page opens it: decrypted and authenticated.
+        try:
+            scans.unseal(path.read_bytes())
+        except pii.PiiDecryptError:
+            unreadable.append(name)
+            continue
+        result.scans += 1
+    if unreadable:
+        result.problems.append(
+            f"承诺授权扫描件 {len(unreadable)} 个无法解密（如 {unreadable[:5]}）"
+        )
     return result
 
 
@@ -299,6 +315,9 @@ def restore(folder: Path) -> Verified:
     with tarfile.open(folder / MEDIA) as archive:
         # The "data" filter refuses absolute paths, links out of the folder and devices.
         archive.extractall(media_root, filter="data")
+    # A backup taken before scans were encrypted holds them as uploaded, and its dump
+    # already records the migration that sealed them: seal them here instead.
+    scans.seal_plain_scans(_scans(), media_root)
     return verify(manifest)
 
 
@@ -315,5 +334,5 @@ def summary(verified: Verified) -> str:
     protected = "，".join(f"{name} {count} 个" for name, count in verified.protected.items())
     return (
         f"逐项核验：{protected}均可解密且查询散列一致；部门名单 {verified.batches} 批可打开；"
-        f"扫描件 {verified.scans} 个在位；各表行数与备份时一致"
+        f"扫描件 {verified.scans} 个在位且可解密；各表行数与备份时一致"
     )

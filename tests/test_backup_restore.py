@@ -1,7 +1,7 @@
 """manage.py backup_export / backup_restore: a backup of the test database restored into a
 fresh database reads back whole — every ID and phone number decrypts to what it was, every
-table has its rows, the department list and the consent scan are there — and only under the
-same keys, which the backup does not hold."""
+table has its rows, the department list opens and the consent scan decrypts — and only under
+the same keys, which the backup does not hold."""
 
 import base64
 import json
@@ -23,6 +23,7 @@ from accounts.models import User
 from households import pii
 from households.importing import registry_import
 from households.models import Household, Member
+from monitor import scans
 from monitor.choices import Category, Channel
 from monitor.feeds import intake
 from monitor.feeds.applications import self_application_submit
@@ -212,7 +213,10 @@ def test_a_backup_restores_into_a_fresh_database_and_every_record_reads_back(
         (scan,) = conn.execute("SELECT scan FROM monitor_consent").fetchone()
     assert restored_people == people
     assert restored_applicants == applicants
-    assert (tmp_path / "restored" / "media" / scan).read_bytes() == PDF == installation.scan.read()
+    # The scan travels as stored, sealed: the backup never holds the paper in the clear.
+    restored_scan = (tmp_path / "restored" / "media" / scan).read_bytes()
+    assert PDF not in restored_scan and PDF not in (folder / "media.tar").read_bytes()
+    assert scans.unseal(restored_scan) == PDF == installation.scan.read()
 
     # Restoring twice into the same database is refused: it is no longer empty.
     again = _restore(folder, _server_url(restored), tmp_path / "again")

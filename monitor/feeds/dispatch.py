@@ -22,10 +22,11 @@ from django.utils import timezone
 from rest_framework import status as http
 
 from accounts import policy
-from accounts.choices import Role
+from accounts.audit import acting_now, audit_record
+from accounts.choices import AuditAction, Role
 from households.choices import PREFIX_LENGTH, RegionLevel
 from households.models import Region
-from monitor.choices import NotificationKind
+from monitor.choices import ClueStatus, NotificationKind
 from monitor.deadlines import add_workdays, region_code_at
 from monitor.engine import WorkflowError
 from monitor.models import DispatchRound, Notification, RegionPolicy
@@ -225,8 +226,41 @@ def round_dispatch(*, round_id: int, by, today: date | None = None) -> DispatchR
     locked.dispatched_at, locked.dispatched_by = now, by
     locked.save(update_fields=["dispatched_at", "dispatched_by"])
     locked.sent = sum(per_village.values())
+    round_dispatch_audit(locked, by=by, clues=locked.sent, villages=len(per_village))
     _tell_villages_and_townships(locked, per_village, due_by_village)
     return locked
+
+
+def round_dispatch_audit(dispatch_round, *, by, clues: int, villages: int) -> None:
+    """One audit event for a round sent down (等保: the auditor reads what the county did
+    with a department's list). The clues' trail rows of a whole round are written in one
+    statement, past the signal that audits a single step, so the round is the event: who
+    (nobody for the county's automatic rule), which round, list and county, and how many
+    clues and villages — counts and region codes only, never a household or a person."""
+    batch = dispatch_round.batch
+    source = round_source(dispatch_round)
+    _, request = acting_now()
+    audit_record(
+        actor=by,
+        action=AuditAction.TRANSITION,
+        obj=dispatch_round,
+        object_label=f"下发批次 {dispatch_round.pk}：{source}名单 {dispatch_round.county_id} "
+        f"{clues} 条线索",
+        request=request,
+        detail={
+            "source": "round_dispatch",
+            "round": dispatch_round.pk,
+            "batch": batch.pk,
+            "department": source,
+            "county": dispatch_round.county_id,
+            "step": "dispatch",
+            "from": ClueStatus.PENDING_DISPATCH.value,
+            "to": ClueStatus.VERIFYING.value,
+            "clues": clues,
+            "villages": villages,
+            "automatic": by is None,
+        },
+    )
 
 
 def _due_expression(due_by_village: dict, today: date) -> tuple[str, list]:

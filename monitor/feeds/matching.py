@@ -58,11 +58,17 @@ from monitor.choices import (
 )
 from monitor.deadlines import add_workdays
 from monitor.feeds import parallel
-from monitor.feeds.dispatch import CountyRules, county_clue_rules, sql_now
+from monitor.feeds.dispatch import (
+    COUNTY_DIGITS,
+    CountyRules,
+    county_clue_rules,
+    round_dispatch_audit,
+    sql_now,
+)
 from monitor.feeds.intake import open_payload
-from monitor.feeds.rows import STAGE_COLUMNS, FeedFormatError, RowNormaliser, payload_rows
+from monitor.feeds.rows import STAGE_COLUMNS, FeedFormatError, staged_rows
 from monitor.feeds.screening import stage_screening
-from monitor.models import Department, WarningBatch, WarningRow
+from monitor.models import Department, DispatchRound, WarningBatch, WarningRow
 from sheets.reading import TabularError, decode_csv_bytes
 
 logger = logging.getLogger(__name__)
@@ -452,6 +458,24 @@ def record_auto_dispatch(batch: WarningBatch, rules: CountyRules, last_clue: int
         )
 
 
+def _audit_automatic_rounds(cursor, batch: WarningBatch) -> None:
+    """The audit event of each round of the batch that its county's rule sent straight
+    down (by nobody): one per round, as a county's own dispatch is."""
+    cursor.execute("SELECT substr(village_id, 1, 6), COUNT(*) FROM feed_new GROUP BY 1")
+    villages_in = dict(cursor.fetchall())
+    sent = (
+        DispatchRound.objects.filter(batch=batch, dispatched_at__isnull=False)
+        .select_related("batch__department")
+        .defer("batch__payload")
+        .order_by("county_id")
+    )
+    for dispatch_round in sent:
+        villages = villages_in.get(dispatch_round.county_id[:COUNTY_DIGITS], 0)
+        round_dispatch_audit(
+            dispatch_round, by=None, clues=dispatch_round.clue_count, villages=int(villages)
+        )
+
+
 def raise_rounds_and_tell(batch: WarningBatch, rules: CountyRules, last_clue: int) -> None:
     """The batch's rounds (下发批次), one per county of its new clues, and the notifications
     they and the list's hits call for; set-based, from the new clues and the receipt."""
@@ -486,6 +510,7 @@ def raise_rounds_and_tell(batch: WarningBatch, rules: CountyRules, last_clue: in
                 ],
             )
             if rules.any_auto():
+                _audit_automatic_rounds(cursor, batch)
                 status_sql, status_params = _status_by_county("n.village_id", rules)
                 cursor.execute(
                     _TELL_VILLAGES.format(status=status_sql),
@@ -565,9 +590,9 @@ def _stage_list(batch: WarningBatch, today: date) -> None:
         and _stage_in_parallel(data, today)
     ):
         return
-    source = payload_rows(data, batch.file_format, batch.file_name, max_bytes=len(data) + 1)
-    normalise = RowNormaliser(today)
-    _stage_rows(normalise(*cells) for cells in source)
+    _stage_rows(
+        staged_rows(data, batch.file_format, batch.file_name, max_bytes=len(data) + 1, today=today)
+    )
 
 
 # The helpers' rows come as CSV with every value quoted; an empty value is NULL only here.

@@ -4,6 +4,17 @@ Lists come as JSON objects or CSV/XLSX with Chinese headers, and carry every mes
 exports have (see ../shared/samples/README.md). Each row becomes a tuple ready for COPY:
 the ID number is kept only as its keyed hash and a masked copy; a row that cannot be used
 is kept too, marked invalid, with the reason for the department's receipt.
+
+JSON lists carry types a spreadsheet does not. Every column takes a JSON string; `null` is
+an empty cell. The amount alone may also be a JSON number. Anything else in a cell — an
+object, an array, true/false, or a number in a text column — makes that row invalid, with
+the row and the column named in its reason; it is never turned into text ("{'a': 1}" as a
+name). An ID number sent as a JSON number is refused like the rest: a number has no X check
+character, and the sender's own encoder may already have rounded it past 2**53.
+Far too long a value is refused where cutting it would change what it says (a name over
+50 characters, an indicator over 100), and cut with a note where it is free text (the
+detail, at 500); an amount or a date that long is unreadable and ignored with a note, as
+every unreadable amount or date is.
 """
 
 import json
@@ -128,17 +139,18 @@ def _text(raw: str) -> str:
     return raw
 
 
-class _Cleaned(dict):
-    """_text(raw)[:limit] remembered for the few values a column repeats down a list (its
-    indicators, an empty detail); only the first few thousand distinct values are kept."""
+# Longest value kept of each column (the staging table's and the receipt's widths).
+NAME_MAX, INDICATOR_MAX, DETAIL_MAX = 50, 100, 500
 
-    def __init__(self, limit: int):
-        super().__init__()
-        self.limit = limit
+
+class _Cleaned(dict):
+    """_text(raw) remembered for the few values a column repeats down a list (its
+    indicators, an empty detail); only the first few thousand distinct short values are
+    kept. The caller judges the length: a value over its column's width is not cut here."""
 
     def __missing__(self, raw: str) -> str:
-        clean = _text(raw)[: self.limit]
-        if len(self) < 5000:
+        clean = _text(raw)
+        if len(self) < 5000 and len(raw) <= 1000:
             self[raw] = clean
         return clean
 
@@ -164,8 +176,8 @@ class RowNormaliser:
         self._check_id = ListIdChecker(today)
         self._hash_id = pii.lookup_hasher("id_number")
         self._iso_dates = _iso_dates_until(today)
-        self._indicators = _Cleaned(100)
-        self._details = _Cleaned(500)
+        self._indicators = _Cleaned()
+        self._details = _Cleaned()
 
     def __call__(
         self,
@@ -180,18 +192,31 @@ class RowNormaliser:
         name = " ".join(_text(name).split())
         if _ODD_DOTS.search(name):
             name = name.translate(_MIDDLE_DOTS)
-        name = name[:50]
         indicator = self._indicators[indicator]
         detail = self._details[detail]
         try:
             value, converted = self._check_id(raw_id)
         except IdNumberError as exc:
             reason = pii.mask_pii_in_text(exc.reason)[:300]
-            return (row_number, name, "", "", indicator, None, None, detail,
-                    RowOutcome.INVALID.value, reason, None)  # fmt: skip
+            return (row_number, name[:NAME_MAX], "", "", indicator[:INDICATOR_MAX], None, None,
+                    detail[:DETAIL_MAX], RowOutcome.INVALID.value, reason, None)  # fmt: skip
+        # A name or an indicator cut short would be another one: the row is refused.
+        if len(name) > NAME_MAX or len(indicator) > INDICATOR_MAX:
+            too_long = [
+                f"「{COLUMNS[field][0]}」超过 {limit} 个字"
+                for field, text, limit in (
+                    ("name", name, NAME_MAX),
+                    ("indicator", indicator, INDICATOR_MAX),
+                )
+                if len(text) > limit
+            ]
+            return self.rejected(row_number, "", too_long)
         notes = []
         if not name:
             notes.append("姓名为空")
+        if len(detail) > DETAIL_MAX:
+            detail = detail[:DETAIL_MAX]
+            notes.append(f"说明超过 {DETAIL_MAX} 个字，已截断")
         amount = self._amount(amount, notes)
         if occurred_on not in self._iso_dates:
             try:
@@ -204,6 +229,14 @@ class RowNormaliser:
         return (row_number, name, self._hash_id(value), mask_id_number(value), indicator,
                 amount, occurred_on, detail, RowOutcome.PENDING.value, "；".join(notes)[:300],
                 None)  # fmt: skip
+
+    def rejected(self, row_number: int, name: str, problems: list[str]) -> tuple:
+        """The staged row of a row refused before its cells were read: only its number, the
+        name when that cell was fine, and the reason, which names the row and each column."""
+        clean = " ".join(_text(name).split())[:NAME_MAX] if name else ""
+        reason = f"第{row_number}行" + "；".join(problems)
+        return (row_number, clean, "", "", "", None, None, "", RowOutcome.INVALID.value,
+                pii.mask_pii_in_text(reason)[:300], None)  # fmt: skip
 
     @staticmethod
     def _amount(raw: str, notes: list) -> str | Decimal | None:
@@ -223,16 +256,51 @@ def _canonical(key: str) -> str | None:
     return _ALIAS.get(str(key).strip().lower())
 
 
-def json_rows(rows: list) -> Iterator[tuple]:
-    """(row number, *FIELDS) with JSON rows numbered from 1 in the order sent."""
+def _json_kind(value: object) -> str:
+    """What a JSON value is, in the words of the receipt."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "数字"
+    if isinstance(value, dict):
+        return "对象"
+    if isinstance(value, list):
+        return "数组"
+    return "非文字的值"
+
+
+def _json_cell(field: str, value: object) -> str | None:
+    """The cell as text, or None when its JSON type is not one the column takes."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    # bool is an int to Python: true is not an amount of 1.
+    if field == "amount" and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def json_cells(rows: list) -> Iterator[tuple[int, tuple, list[str]]]:
+    """(row number, FIELDS as text, problems) for JSON rows numbered from 1 in the order
+    sent; a cell with a problem reads as empty."""
     for number, item in enumerate(rows, start=1):
-        values = {}
-        if isinstance(item, dict):
-            for key, value in item.items():
-                canonical = _canonical(key)
-                if canonical and canonical not in values:
-                    values[canonical] = "" if value is None else str(value)
-        yield (number, *(values.get(field, "") for field in FIELDS))
+        if not isinstance(item, dict):
+            problem = f"应为对象（以姓名、身份证号等列名为键），收到的是{_json_kind(item)}"
+            yield number, ("",) * len(FIELDS), [problem]
+            continue
+        values, problems = {}, []
+        for key, value in item.items():
+            canonical = _canonical(key)
+            if not canonical or canonical in values:
+                continue
+            cell = _json_cell(canonical, value)
+            if cell is None:
+                wanted = "应为文字或数字" if canonical == "amount" else "应为文字"
+                problems.append(f"「{COLUMNS[canonical][0]}」{wanted}，收到的是{_json_kind(value)}")
+                cell = ""
+            values[canonical] = cell
+        yield number, tuple(values.get(field, "") for field in FIELDS), problems
 
 
 def check_json_rows(rows: object) -> list:
@@ -282,7 +350,17 @@ def file_rows(data: bytes, filename: str, max_bytes: int) -> Iterator[tuple]:
         raise FeedFormatError(exc.reason, code=exc.code) from None
 
 
-def payload_rows(data: bytes, file_format: str, filename: str, max_bytes: int) -> Iterator[tuple]:
-    if file_format == "json":
-        return json_rows(json.loads(data.decode("utf-8")))
-    return file_rows(data, filename, max_bytes)
+def staged_rows(
+    data: bytes, file_format: str, filename: str, max_bytes: int, today: date
+) -> Iterator[tuple]:
+    """Every row of a stored list, normalised for staging (STAGE_COLUMNS)."""
+    normalise = RowNormaliser(today)
+    if file_format != "json":
+        for cells in file_rows(data, filename, max_bytes):
+            yield normalise(*cells)
+        return
+    for number, cells, problems in json_cells(json.loads(data.decode("utf-8"))):
+        if problems:
+            yield normalise.rejected(number, cells[0], problems)
+        else:
+            yield normalise(number, *cells)

@@ -23,6 +23,7 @@ from monitor.choices import (
     VisitKind,
     VisitLevel,
 )
+from monitor.scans import consent_scan_storage
 
 
 class CaseQuerySet(ScopedQuerySet):
@@ -272,7 +273,10 @@ class Consent(_Evidence):
     """承诺授权: the household's signed consent to checks of its data, with the scan."""
 
     signed_on = models.DateField("签署日期")
-    scan = models.FileField("签字扫描件", upload_to=consent_upload_path)
+    # Sealed at rest and served only by the scoped page (monitor/scans.py).
+    scan = models.FileField(
+        "签字扫描件", upload_to=consent_upload_path, storage=consent_scan_storage
+    )
 
     class Meta(_Evidence.Meta):
         verbose_name = verbose_name_plural = "承诺授权"

@@ -4,11 +4,13 @@ guided evidence and workflow buttons, aid (一户一策 and measures) and cleara
 Every page starts from `cases_for(user)` (the region scope: another region's case is a
 404), every button is the policy's answer, and every POST calls one service."""
 
+import logging
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -17,6 +19,7 @@ from django.views.decorators.http import require_POST
 from accounts import policy
 from config.pages import call_service, people_page, safe_next
 from households.models import Member
+from households.pii import PiiDecryptError
 from households.selectors import households_for
 from interventions.models import MeasureRecord
 from interventions.services import aid_plan_save, measure_record_create, measure_record_update
@@ -54,6 +57,7 @@ from monitor.workflow import STEPS, allowed_actions, case_transition
 
 # The steps of the clearance procedure (their refusals are shown on the clearance page).
 CLEARANCE_STEPS = {step.action for step in STEPS if step.action.endswith("clearance")}
+logger = logging.getLogger(__name__)
 PAGE_SIZE = 30
 PLANNED_ROWS = 6
 MAX_PLANNED_ROWS = 50
@@ -441,8 +445,15 @@ def consent_scan_page(request, pk: int, consent_pk: int):
     consent = get_object_or_404(case.consents, pk=consent_pk)
     kind = consent.scan.name.rsplit(".", 1)[-1].lower()
     content_type = {"pdf": "application/pdf", "jpg": "image/jpeg", "png": "image/png"}
+    try:
+        # Opened and decrypted whole here (monitor/scans.py): a file that fails to
+        # authenticate was altered or sealed under a key no longer configured.
+        scan = consent.scan.open("rb")
+    except (FileNotFoundError, PiiDecryptError) as exc:
+        logger.error("consent scan %s of case %s unreadable: %r", consent.pk, case.pk, exc)
+        raise Http404("扫描件无法读取，请联系系统管理员") from None
     return FileResponse(
-        consent.scan.open("rb"),
+        scan,
         content_type=content_type.get(kind, "application/octet-stream"),
         filename=f"承诺授权书-{case.household.number}.{kind}",
     )
