@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from config.errors import DomainError
+from config.outage import BUSY_RETRY_AFTER_SECONDS, DATABASE_BUSY, database_busy
 from config.pagination import PageNotFound
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,15 @@ def api_exception_handler(exc, context):
         return Response(
             {"detail": "数据已被他人同时修改或与已有记录冲突，请刷新后重试。"},
             status=status.HTTP_409_CONFLICT,
+        )
+    if database_busy(exc):
+        # SQLite (the demo) stayed locked by another writer for the whole wait: busy, not
+        # broken. Answered here rather than by handler500 so that debug mode answers it too.
+        logger.warning("database locked past the wait: answered 503")
+        return Response(
+            {"detail": DATABASE_BUSY},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
         )
     if isinstance(exc, DataError):
         # Another safety net: a value the database cannot store or compare (a NUL character

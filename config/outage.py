@@ -11,6 +11,10 @@ answered clearly, and the system kept working where it safely can.
   (JSON under /api/, a page elsewhere) instead of a server error.
 - A request caught by a PostgreSQL restart gets the same 503; the next one reconnects
   (CONN_HEALTH_CHECKS checks a kept connection before each request).
+- On SQLite (the demo) a writer waits for the database's one write lock (config/env.py);
+  one still held when the wait runs out is a 503 "busy" with a short Retry-After, never a
+  500 — the API answers it in its exception handler (config/exceptions.py), so in debug
+  mode too.
 
 Queued work is not lost with Redis: department lists are stored as received before they are
 queued and the periodic sweep queues them again (monitor/feeds/intake.py); an export whose
@@ -36,7 +40,10 @@ logger = logging.getLogger(__name__)
 CACHE_DOWN = (RedisConnectionError, RedisTimeoutError)
 QUEUE_OR_CACHE_DOWN = "服务暂时不可用：缓存或任务队列连接中断，请稍后重试。"
 DATABASE_DOWN = "服务暂时不可用：数据库连接中断，请稍后重试。"
+DATABASE_BUSY = "服务繁忙：数据库正在处理其他人的操作，请稍后重试。"
 RETRY_AFTER_SECONDS = 30
+# The lock is held for one transaction, well under a second: a retry soon will find it free.
+BUSY_RETRY_AFTER_SECONDS = 5
 # SQLSTATE classes of a lost server, not of a refused statement: 08 connection exception,
 # 57P01-57P03 the server shutting down, crashed or still starting.
 _CONNECTION_LOST = ("08", "57P01", "57P02", "57P03")
@@ -64,8 +71,8 @@ class UserRateThrottle(_OpenWhileCacheDown, throttling.UserRateThrottle):
 
 def _database_connection_lost(exc: Exception) -> bool:
     """A PostgreSQL connection that is gone (server restarting, network), as opposed to a
-    statement the server refused (a lock timeout or a serialization failure is a conflict,
-    and SQLite's "database is locked" is answered where it happens)."""
+    statement the server refused (a lock timeout or a serialization failure is a conflict;
+    SQLite's "database is locked" is `database_busy`)."""
     if not isinstance(exc, DatabaseOperationalError | InterfaceError):
         return False
     cause = exc.__cause__
@@ -73,6 +80,15 @@ def _database_connection_lost(exc: Exception) -> bool:
         return False
     state = getattr(cause, "sqlstate", None)
     return state is None or state.startswith(_CONNECTION_LOST)
+
+
+def database_busy(exc: BaseException) -> bool:
+    """SQLite's lock still held by another connection when this one's wait ran out. Only the
+    message tells it apart from other SQLite errors (both are sqlite3.OperationalError)."""
+    if not isinstance(exc, DatabaseOperationalError):
+        return False
+    cause = exc.__cause__
+    return type(cause).__module__ == "sqlite3" and "locked" in str(cause)
 
 
 def server_error(request):
@@ -85,12 +101,14 @@ def server_error(request):
         message = QUEUE_OR_CACHE_DOWN
     elif _database_connection_lost(exception):
         message = DATABASE_DOWN
+    elif database_busy(exception):
+        return outage_response(request, DATABASE_BUSY, retry_after=BUSY_RETRY_AFTER_SECONDS)
     else:
         return defaults.server_error(request)
     return outage_response(request, message)
 
 
-def outage_response(request, message: str) -> HttpResponse:
+def outage_response(request, message: str, retry_after: int = RETRY_AFTER_SECONDS) -> HttpResponse:
     if request.path.startswith("/api/"):
         response = JsonResponse(
             {"detail": message}, status=503, json_dumps_params={"ensure_ascii": False}
@@ -98,19 +116,21 @@ def outage_response(request, message: str) -> HttpResponse:
     else:
         # No request context: the page must render with the database gone too.
         response = HttpResponse(render_to_string("503.html", {"message": message}), status=503)
-    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response["Retry-After"] = str(retry_after)
     return response
 
 
 def bad_request(request, exception):
     """handler400: Django's, except that a session that could not be saved because
-    PostgreSQL went away is the 503 above. Django turns any failed session save into
-    SessionInterrupted, a 400 "Bad Request" page that would tell the person their request
-    was wrong."""
+    PostgreSQL went away, or SQLite stayed locked, is the 503 above. Django turns any failed
+    session save into SessionInterrupted, a 400 "Bad Request" page that would tell the
+    person their request was wrong."""
     if isinstance(exception, SessionInterrupted):
         cause = exception.__context__
-        while cause is not None and not _database_connection_lost(cause):
+        while cause is not None:
+            if _database_connection_lost(cause):
+                return outage_response(request, DATABASE_DOWN)
+            if database_busy(cause):
+                return outage_response(request, DATABASE_BUSY, retry_after=BUSY_RETRY_AFTER_SECONDS)
             cause = cause.__context__
-        if cause is not None:
-            return outage_response(request, DATABASE_DOWN)
     return defaults.bad_request(request, exception)

@@ -12,7 +12,17 @@ from pathlib import Path
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_dates, env_int, env_list, env_str, parse_database_url
+from config.env import (
+    env_bool,
+    env_dates,
+    env_int,
+    env_list,
+    env_str,
+    parse_database_url,
+    redis_broker_transport_options,
+    redis_cache,
+    sqlite_options,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("DJANGO_VAR_DIR", str(BASE_DIR / "var")))
@@ -103,8 +113,8 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "db.sqlite3",
-            # SQLite holds one writer at a time; wait rather than fail under the demo's light load.
-            "OPTIONS": {"timeout": 20},
+            # One writer at a time: wait for the lock, taken at BEGIN (config/env.py says why).
+            "OPTIONS": sqlite_options(),
         }
     }
 
@@ -311,6 +321,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A silent broker fails a publish within seconds (config/env.py); only the Redis transport
+# knows these options.
+if (CELERY_BROKER_URL or "").startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = redis_broker_transport_options()
 
 CELERY_BEAT_SCHEDULE = {
     "screen-registry": {
@@ -344,9 +358,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 if REDIS_URL:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-    }
+    CACHES = {"default": redis_cache(REDIS_URL)}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

@@ -1,12 +1,13 @@
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 
 from accounts.models import User
-from households.models import Household, Member
+from households.models import Household, Member, MonitoringLine
 from monitor.demo_history import HISTORY_USERS, NEWEST_FINDING_DAYS
 from monitor.models import Case, Clue, DispatchRound
 
@@ -92,3 +93,37 @@ def test_every_role_opens_on_a_real_queue_in_the_demo(
     # The history's four earlier lists were sent down too.
     assert "预警信息下发 5 次" in rounds and "待下发 1 批" in rounds
     assert "待下发的预警线索" in client.get("/clues/").content.decode()
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        # Past the years the demo once had lines for; January also puts last month's report
+        # and lists in the year before.
+        datetime(2027, 1, 10, 2, 0, tzinfo=UTC),
+        datetime(2030, 7, 1, 2, 0, tzinfo=UTC),
+    ],
+)
+def test_the_demo_loads_in_a_later_year(
+    moment, settings, tmp_path, eager_celery, django_capture_on_commit_callbacks
+):
+    settings.VAR_DIR = tmp_path
+    with time_machine.travel(moment, tick=False):
+        today = timezone.localdate()
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command("load_demo", stdout=io.StringIO())
+        recent = Case.objects.filter(found_on__gt=today - timedelta(days=NEWEST_FINDING_DAYS))
+        statuses = sorted(recent.values_list("status", flat=True))
+    lines = MonitoringLine.objects.filter(region_id="630000000000")
+    assert {today.year, today.year - 1} <= set(lines.values_list("year", flat=True))
+    assert (Household.objects.count(), Member.objects.count()) == (300, 1081)
+    # The same demo as in any other year: its current cases, each at its step.
+    assert statuses == [
+        "applied",
+        "draft",
+        "draft",
+        "draft",
+        "monitoring",
+        "reported",
+        "township_approved",
+    ]

@@ -23,6 +23,19 @@ def test_database_urls_parse():
     assert parse_database_url("sqlite:////srv/fanpin/x.db")["NAME"] == "/srv/fanpin/x.db"
 
 
+def test_a_sqlite_database_url_waits_for_the_lock_taken_at_begin():
+    # A sqlite:/// URL once lost the default file's busy timeout: concurrent writers then
+    # failed at once with "database is locked" (issue 11, item 6).
+    sqlite = parse_database_url("sqlite:////srv/fanpin/x.db")
+    assert sqlite["OPTIONS"] == {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    tuned = parse_database_url("sqlite:////srv/fanpin/x.db?timeout=2.5")
+    assert tuned["NAME"] == "/srv/fanpin/x.db"
+    assert tuned["OPTIONS"] == {"timeout": 2.5, "transaction_mode": "IMMEDIATE"}
+    for bad in ("soon", "0", "-1", "601"):
+        with pytest.raises(ImproperlyConfigured, match="timeout"):
+            parse_database_url(f"sqlite:////srv/fanpin/x.db?timeout={bad}")
+
+
 @pytest.mark.parametrize("url", ["mysql://x/y", "postgres://host:port/db", "postgres://host/"])
 def test_malformed_database_urls_fail_loudly(url):
     with pytest.raises(ImproperlyConfigured):
@@ -146,25 +159,41 @@ def test_production_cookies_are_secure_httponly_and_samesite(tmp_path):
         "from django.conf import settings as s; print(repr(("
         "s.SESSION_COOKIE_SECURE, s.SESSION_COOKIE_HTTPONLY, s.SESSION_COOKIE_SAMESITE, "
         "s.CSRF_COOKIE_SECURE, s.CSRF_COOKIE_HTTPONLY, s.CSRF_COOKIE_SAMESITE, "
-        "s.SESSION_COOKIE_AGE, s.SESSION_SAVE_EVERY_REQUEST, s.SECURE_HSTS_SECONDS >= 31536000, "
+        "s.SESSION_COOKIE_AGE, s.SESSION_TOUCH_SECONDS, s.SECURE_HSTS_SECONDS >= 31536000, "
         "s.SECURE_SSL_REDIRECT, s.SECOND_FACTOR_REQUIRED, s.PASSWORD_MAX_AGE_DAYS)))"
     )
     result = _manage(_production_env(tmp_path), "shell", "--no-imports", "-c", script)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == repr(
-        (True, True, "Lax", True, True, "Lax", 1800, True, True, True, True, 90)
+        (True, True, "Lax", True, True, "Lax", 1800, 60, True, True, True, 90)
     )
     # The demo (debug) relaxes what plain HTTP on 127.0.0.1 needs, and the second factor.
     demo = _manage(
         _production_env(tmp_path, DJANGO_DEBUG="1"), "shell", "--no-imports", "-c", script
     )
     assert demo.stdout.strip() == repr(
-        (False, True, "Lax", False, True, "Lax", 1800, True, False, False, False, 90)
+        (False, True, "Lax", False, True, "Lax", 1800, 60, False, False, False, 90)
     )
     # Each is a setting of its own.
     tuned = _production_env(
         tmp_path, PASSWORD_MAX_AGE_DAYS="60", DJANGO_SESSION_AGE="900", DJANGO_SECOND_FACTOR="1"
     )
     assert _manage(tuned, "shell", "--no-imports", "-c", script).stdout.strip() == repr(
-        (True, True, "Lax", True, True, "Lax", 900, True, True, True, True, 60)
+        (True, True, "Lax", True, True, "Lax", 900, 60, True, True, True, 60)
+    )
+
+
+def test_the_default_database_and_redis_have_their_timeouts(tmp_path):
+    """No DATABASE_URL: the SQLite file under var/ waits for the lock like a sqlite:/// URL.
+    REDIS_URL: the cache and the broker give up on a silent Redis within seconds."""
+    script = (
+        "from django.conf import settings as s; print(repr(("
+        "s.DATABASES['default']['OPTIONS'], s.CACHES['default']['OPTIONS'], "
+        "s.CELERY_BROKER_TRANSPORT_OPTIONS)))"
+    )
+    result = _manage(_production_env(tmp_path), "shell", "--no-imports", "-c", script)
+    assert result.returncode == 0, result.stderr
+    redis_timeouts = {"socket_connect_timeout": 2, "socket_timeout": 2}
+    assert result.stdout.strip() == repr(
+        ({"timeout": 20, "transaction_mode": "IMMEDIATE"}, redis_timeouts, redis_timeouts)
     )

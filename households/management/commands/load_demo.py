@@ -7,12 +7,14 @@ run can print them again.
 
 import secrets
 import string
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.choices import Role
 from accounts.models import ApiToken, User
@@ -36,8 +38,21 @@ DEMO_USERS = [
     ("admin", "系统管理员", Role.ADMIN, None),
 ]
 
-# Illustrative figures only (演示数据): real lines are set by each province's annual notice.
-DEMO_LINES = [("630000000000", 2025, Decimal("7500")), ("630000000000", 2026, Decimal("7800"))]
+DEMO_PROVINCE = "630000000000"
+# The years back from this one that get a line: the demo's cases and its two years of history
+# are dated relative to today, and a case cannot be reported without the line of its year.
+DEMO_LINE_YEARS = 3
+
+
+def demo_lines(today: date) -> list[tuple[str, int, Decimal]]:
+    """The province's monitoring line of this year and the ones before, whatever the year the
+    demo is loaded in (a fixed list of years made `make run` fail once the clock passed it).
+    Illustrative figures only (演示数据): real lines come from each province's annual notice;
+    these rise by 300 a year through 7,500 for 2025 and 7,800 for 2026."""
+    return [
+        (DEMO_PROVINCE, year, Decimal(7800 + 300 * (year - 2026)))
+        for year in range(today.year - DEMO_LINE_YEARS + 1, today.year + 1)
+    ]
 
 
 def _password() -> str:
@@ -54,7 +69,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         regions = regions_load_csv(text=(DEMO_DIR / "regions.csv").read_text("utf-8"))
         self.stdout.write(f"行政区划：新增 {regions['created']}，更新 {regions['updated']}")
-        for code, year, amount in DEMO_LINES:
+        for code, year, amount in demo_lines(timezone.localdate()):
             MonitoringLine.objects.update_or_create(
                 region_id=code,
                 year=year,
