@@ -3,7 +3,8 @@
 Users are managed by the administrator role alone (the policy's `users.manage`, not
 Django's model permissions), through accounts.services: no one changes their own rights,
 and what an administrator grants waits for a second administrator. The audit log is the
-auditor's, read-only for everyone."""
+auditor's, read-only for everyone. Second-factor devices can only be removed here: a person
+enrols his own on the enrolment page, and no secret is ever shown."""
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
@@ -11,10 +12,16 @@ from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
+# django-otp's own admin registers its device model with a form that adds a device, with a
+# secret of the administrator's choosing, to any account: imported first so that it is
+# registered before it is taken out below, whatever the order of the apps.
+from django_otp.plugins.otp_totp import admin as _otp_totp_admin  # noqa: F401
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
 from accounts import policy, services
 from accounts.audit import acting, acting_now, audit_record
 from accounts.choices import AuditAction, Role
-from accounts.models import ApiToken, AuditEvent, User
+from accounts.models import ApiToken, AuditEvent, SecondFactorDevice, User
 
 PENDING_MESSAGE = "「{name}」的授权已提交：账号暂停用，须由另一名系统管理员复核后启用。"
 
@@ -58,14 +65,28 @@ class UserAdmin(BaseUserAdmin):
         ("状态与后台权限", {"fields": ["is_active", "is_staff", "is_superuser"]}),
         (
             "双人复核",
-            {"fields": ["grant_requested_by", "grant_requested_at", "last_login", "date_joined"]},
+            {
+                "fields": [
+                    "grant_requested_by",
+                    "grant_requested_at",
+                    "password_change_required",
+                    "last_login",
+                    "date_joined",
+                ]
+            },
         ),
     ]
     add_fieldsets = [
         *BaseUserAdmin.add_fieldsets,
         ("角色与管辖范围", {"fields": ["role", "region"]}),
     ]
-    readonly_fields = ["grant_requested_by", "grant_requested_at", "last_login", "date_joined"]
+    readonly_fields = [
+        "grant_requested_by",
+        "grant_requested_at",
+        "password_change_required",
+        "last_login",
+        "date_joined",
+    ]
     change_password_form = PasswordSetForm
     actions = ["confirm_grants", "deactivate"]
 
@@ -191,6 +212,46 @@ class ApiTokenAdmin(admin.ModelAdmin):
                     detail={"account": token.user.get_username(), "via": "admin"},
                     request=request,
                 )
+
+
+if admin.site.is_registered(TOTPDevice):
+    admin.site.unregister(TOTPDevice)
+
+
+@admin.register(SecondFactorDevice)
+class SecondFactorDeviceAdmin(admin.ModelAdmin):
+    """A lost or replaced phone: the administrator removes the device, and its owner enrols
+    a new one at his next sign-in. Nothing is added or changed here, whose secret the
+    administrator would know, and the secret is not among the fields shown."""
+
+    list_display = ["user", "name", "confirmed", "created_at", "last_used_at"]
+    list_filter = ["confirmed"]
+    search_fields = ["user__username", "user__first_name"]
+    fields = ["user", "name", "confirmed", "created_at", "last_used_at"]
+    readonly_fields = fields
+    list_select_related = ["user"]
+
+    def has_module_permission(self, request):
+        return _manages_users(request)
+
+    def has_view_permission(self, request, obj=None):
+        return _manages_users(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return _manages_users(request)
+
+    def delete_model(self, request, obj):
+        services.second_factor_device_remove(by=request.user, device=obj, request=request)
+
+    def delete_queryset(self, request, queryset):
+        for device in queryset:
+            services.second_factor_device_remove(by=request.user, device=device, request=request)
 
 
 @admin.register(AuditEvent)

@@ -2,6 +2,8 @@ from django import forms
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import AuthenticationForm
 
+from accounts.grants import KINDS
+
 
 class LoginForm(AuthenticationForm):
     """The sign-in form. The lockout itself is in the authentication backend
@@ -49,6 +51,11 @@ class PasswordChangeForm(auth_forms.PasswordChangeForm):
         # The rules are said once under the form, in the page's words.
         self.fields["new_password1"].help_text = ""
 
+    def save(self, commit=True):
+        # Now a password of his own: one an administrator set no longer has to be changed.
+        self.user.password_change_required = False
+        return super().save(commit=commit)
+
 
 class SecondFactorForm(forms.Form):
     """A six-digit code from the authenticator app."""
@@ -73,3 +80,10 @@ class SecondFactorForm(forms.Form):
 
     def clean_code(self) -> str:
         return self.cleaned_data["code"].strip()
+
+
+class GrantConfirmForm(forms.Form):
+    """One confirm button of the 待复核授权 page: which kind of grant, and which."""
+
+    kind = forms.ChoiceField(choices=[(kind, kind) for kind in KINDS])
+    pk = forms.IntegerField(min_value=1)

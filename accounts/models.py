@@ -8,7 +8,9 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models, router, transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import device_secrets
 from accounts.choices import ROLE_LEVEL, STATISTICS_LEVELS, AuditAction, Role
 from households.choices import RegionLevel
 
@@ -34,6 +36,12 @@ class User(AbstractUser):
     phone_masked = models.CharField("联系电话", max_length=20, blank=True)
     # 等保: a password expires (accounts/passwords.py sets this whenever one is saved).
     password_changed_at = models.DateTimeField("密码修改时间", default=timezone.now, editable=False)
+    # A password someone else set (an administrator, for a new account or a reset) is known
+    # to two people: the next sign-in reaches only the change-password page, as after
+    # expiry, until its owner sets one of his own (accounts/passwords.py).
+    password_change_required = models.BooleanField(
+        "下次登录须修改密码", default=False, editable=False
+    )
     # 双人复核: an administrator's grant (a new account, a role or region, an activation, a
     # password set for someone else) waits, with the account inactive, until a second
     # person confirms it (accounts/services.py). Empty when nothing waits.
@@ -89,6 +97,35 @@ class User(AbstractUser):
             self.region is None or self.region.level not in STATISTICS_LEVELS
         ):
             raise ValidationError({"region": "统计查看人的所属区划应为省、市或县级。"})
+
+
+class SecondFactorDevice(TOTPDevice):
+    """动态口令设备: django-otp's TOTP device whose secret is stored sealed
+    (accounts/device_secrets.py). The same table; the pages, the sign-in and the admin site
+    use this model, and a device saved through django-otp's own model is sealed too
+    (`_seal_device_secret`)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = verbose_name_plural = "动态口令设备"
+
+    @property
+    def bin_key(self):
+        return device_secrets.binary_secret(self.key, self.user_id)
+
+
+def _seal_device_secret(sender, instance, update_fields=None, **kwargs):
+    """Seal a secret before it reaches the table, whichever model saves the device."""
+    if device_secrets.is_sealed(instance.key):
+        return
+    instance.key = device_secrets.seal(instance.key, instance.user_id)
+    if update_fields is not None and "key" not in update_fields and instance.pk is not None:
+        # A partial save would leave the row's own (plain) value: seal it there too.
+        type(instance)._base_manager.filter(pk=instance.pk).update(key=instance.key)
+
+
+models.signals.pre_save.connect(_seal_device_secret, sender=TOTPDevice)
+models.signals.pre_save.connect(_seal_device_secret, sender=SecondFactorDevice)
 
 
 def _hash_token(raw: str) -> str:

@@ -18,6 +18,7 @@ AREAS = [
     ("统计报表", "report-home-page", "report.read"),
     ("台账导出", "export-list-page", "report.export"),
     ("管理", "manage-home", "department.manage"),
+    ("待复核授权", "grant-list-page", "department.manage|users.manage"),
 ]
 
 

@@ -2,7 +2,9 @@
 
 The length and the common-password rules are Django's own validators (settings); this module
 adds the character classes, refuses the old password as the new one, and keeps the time a
-password was set, from which it expires after PASSWORD_MAX_AGE_DAYS."""
+password was set, from which it expires after PASSWORD_MAX_AGE_DAYS. A password someone else
+set (accounts/services.py marks it) is due for a change at once: its owner reaches only the
+change-password page until he sets his own (config.security.AccountGateMiddleware)."""
 
 import unicodedata
 from datetime import timedelta
@@ -77,3 +79,17 @@ def password_expires_at(user):
 def password_expired(user) -> bool:
     expires = password_expires_at(user)
     return expires is not None and timezone.now() >= expires
+
+
+def password_set_by_other(user) -> bool:
+    return bool(getattr(user, "password_change_required", False))
+
+
+def password_change_reason(user) -> str | None:
+    """Why the user must change his password before anything else opens; None if he need
+    not."""
+    if password_set_by_other(user):
+        return "您的密码由管理员设置，请先修改为只有您本人知道的密码。"
+    if password_expired(user):
+        return f"密码已使用超过 {settings.PASSWORD_MAX_AGE_DAYS} 天，请先修改密码。"
+    return None

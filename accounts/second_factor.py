@@ -8,7 +8,8 @@ takes its number from the sign-in lockout before it is checked (accounts/lockout
 password try does: the fifth failure locks the account and ends the half-signed-in session,
 however many tries arrive at once. A code is accepted once (django-otp keeps the last time
 step used), and a device is read under a row lock while a code is checked, so two requests
-cannot both spend it."""
+cannot both spend it. The secret is stored sealed (accounts/device_secrets.py): the model
+here is the proxy that opens it."""
 
 from base64 import b32encode
 
@@ -17,11 +18,11 @@ from django.contrib.auth import logout
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django_otp import login as otp_login
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import lockout
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
+from accounts.models import SecondFactorDevice as TOTPDevice
 
 DEVICE_NAME = "动态口令"
 

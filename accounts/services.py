@@ -12,6 +12,8 @@ or approves cases, and must not be able to give himself any of that. So:
   administration.py), who answers for that county's data. The one who asked can never
   confirm, nor can the account itself.
 - Taking rights away (deactivating an account, revoking a key) takes effect at once.
+- A password set for someone else (a new account's, a reset) is known to the one who set
+  it: its owner must change it at his next sign-in before anything else opens.
 
 Every change is an audit event (accounts.models.User.save writes them, whoever saves);
 the request and the confirmation are events of their own.
@@ -22,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import policy
-from accounts.audit import acting, audit_record
+from accounts.audit import acting, acting_now, audit_record
 from accounts.choices import AuditAction
 from accounts.models import ACCOUNT_FIELDS, User
 
@@ -125,6 +127,14 @@ def _confirm(account: User, by, request=None) -> None:
     )
 
 
+def _mark_password_origin(*, by, account: User) -> None:
+    """Called where a password was just given to the account (set_password, not saved yet):
+    the account's own password is his; one someone else set must be changed at sign-in."""
+    if account._password is None or not account.has_usable_password():
+        return
+    account.password_change_required = account.pk is None or account.pk != by.pk
+
+
 @transaction.atomic
 def account_save(*, by, account: User, request=None) -> str:
     """Save an administrator's change to an account (the admin site's forms come here).
@@ -132,6 +142,7 @@ def account_save(*, by, account: User, request=None) -> str:
     policy.require(by, USERS_MANAGE)
     account_check(by=by, account=account)
     before = _before(account)
+    _mark_password_origin(by=by, account=account)
     with acting(by, request):
         if _is_confirmation(before, account):
             _confirm(account, by, request)
@@ -149,8 +160,10 @@ def account_password_set(*, by, account: User, request=None) -> str:
     """Save a password an administrator set (the account carries it: `set_password` or
     `set_unusable_password` was called). For his own account it takes effect; anyone
     else's waits for a second administrator, or he could sign in as anyone whose password
-    he sets. Disabling password sign-in takes a right away: at once."""
+    he sets, and once confirmed its owner must replace it at his next sign-in. Disabling
+    password sign-in takes a right away: at once."""
     policy.require(by, USERS_MANAGE)
+    _mark_password_origin(by=by, account=account)
     with acting(by, request):
         if account.pk == by.pk or not account.has_usable_password():
             account.save()
@@ -190,5 +203,25 @@ def grant_confirm_by_other(*, by, account: User) -> None:
         raise ValidationError({"account": "该账号没有待复核的授权"})
     if by.pk in (account.grant_requested_by_id, account.pk):
         raise ValidationError({"account": "授权须由提交人以外的另一人复核"})
-    with acting(by):
-        _confirm(account, by)
+    # The request being served (the 待复核授权 page's), so the event carries its address.
+    _user, request = acting_now()
+    with acting(by, request):
+        _confirm(account, by, request)
+
+
+@transaction.atomic
+def second_factor_device_remove(*, by, device, request=None) -> None:
+    """Remove a person's authenticator app (a lost or replaced phone): at his next sign-in
+    he enrols a new one himself. No one adds a device for someone else."""
+    policy.require(by, USERS_MANAGE)
+    owner = device.user
+    device_pk = device.pk
+    device.delete()
+    audit_record(
+        actor=by,
+        action=AuditAction.DELETE,
+        obj=owner,
+        object_label=owner.get_username(),
+        detail={"second_factor": "removed", "device": device_pk},
+        request=request,
+    )

@@ -1,20 +1,24 @@
 """Account pages: changing one's own password, the second factor (enrolment and the code at
-sign-in), and the answer to a refused CSRF check (sign-in and sign-out are Django's views)."""
+sign-in), the grants waiting for a second person, and the answer to a refused CSRF check
+(sign-in and sign-out are Django's views)."""
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from accounts import second_factor
-from accounts.forms import PasswordChangeForm, SecondFactorForm
-from accounts.passwords import password_expired
+from accounts import grants, second_factor
+from accounts.forms import GrantConfirmForm, PasswordChangeForm, SecondFactorForm
+from accounts.passwords import password_expired, password_set_by_other
+from accounts.policy import PolicyDenied
+from config.pages import show_service_error
 
 
 class PasswordChangePage(auth_views.PasswordChangeView):
@@ -24,7 +28,8 @@ class PasswordChangePage(auth_views.PasswordChangeView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["expired"] = password_expired(self.request.user)
+        context["set_by_other"] = password_set_by_other(self.request.user)
+        context["expired"] = not context["set_by_other"] and password_expired(self.request.user)
         context["max_age_days"] = settings.PASSWORD_MAX_AGE_DAYS
         return context
 
@@ -111,6 +116,50 @@ def second_factor_enrol_page(request):
         },
         status=status,
     )
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def grant_list_page(request):
+    """待复核授权: what an administrator granted and waits for this user as the second
+    person, each with its confirm button (POST, CSRF); the services check and audit it."""
+    user = request.user
+    if not grants.may_confirm_any(user):
+        raise PermissionDenied("只有县级审定人和系统管理员复核授权。")
+    form = GrantConfirmForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            confirmed = grants.grant_confirm(
+                by=user, kind=form.cleaned_data["kind"], pk=form.cleaned_data["pk"], request=request
+            )
+        except ValidationError as exc:
+            # The second-person rule (not one's own request): said on the page, a 400.
+            show_service_error(form, exc)
+        except PolicyDenied as exc:
+            # A role refused is a 403, a record out of scope a 404, as on every page.
+            if exc.http_status == 404:
+                raise Http404(exc.message) from None
+            raise PermissionDenied(exc.message) from None
+        else:
+            messages.success(request, f"已复核启用{confirmed}。")
+            return redirect("grant-list-page")
+    elif request.method == "POST":
+        form.add_error(None, "请从列表中选择要复核的授权。")
+    return render(
+        request,
+        "accounts/grants.html",
+        {"waiting": grants.waiting_for(user), "form": form, "kinds": _grant_kinds()},
+        status=400 if form.errors else 200,
+    )
+
+
+def _grant_kinds() -> dict:
+    return {
+        "department_account": grants.DEPARTMENT_ACCOUNT,
+        "department_key": grants.DEPARTMENT_KEY,
+        "account": grants.ACCOUNT,
+    }
 
 
 def csrf_failure(request, reason=""):

@@ -7,7 +7,8 @@ go with it.
   turning off the device features no page uses. Django's SecurityMiddleware sends the
   others (nosniff, Referrer-Policy, HSTS over HTTPS), XFrameOptionsMiddleware X-Frame-Options.
 * AccountGateMiddleware: a signed-in person who still owes the second factor, or whose
-  password has expired, reaches only the page that settles it (and sign-out).
+  password has expired or was set by an administrator, reaches only the page that settles
+  it (and sign-out).
 * `check --deploy` warns when the settings weaken these controls."""
 
 import secrets
@@ -81,7 +82,7 @@ class AccountGateMiddleware:
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         from accounts import second_factor
-        from accounts.passwords import password_expired
+        from accounts.passwords import password_change_reason
 
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
@@ -92,12 +93,13 @@ class AccountGateMiddleware:
             if name in SECOND_FACTOR_OPEN:
                 return None
             return _refuse(request, "second-factor-page", "请先输入动态口令完成登录。")
-        if password_expired(user):
+        # Expired, or set by an administrator (accounts/passwords.py).
+        reason = password_change_reason(user)
+        if reason:
             request.account_gate = "password"
             if name in PASSWORD_EXPIRED_OPEN:
                 return None
-            days = settings.PASSWORD_MAX_AGE_DAYS
-            return _refuse(request, "password-change", f"密码已使用超过 {days} 天，请先修改密码。")
+            return _refuse(request, "password-change", reason)
         return None
 
 

@@ -123,6 +123,8 @@ ROUTES = {
     # the code page sends them on to enrolment); the others are told they do not.
     "second-factor-page": Route(None, MANAGERS, redirects=MANAGERS),
     "second-factor-enrol-page": Route(None, MANAGERS),
+    # 双人复核: the grants waiting for the county approver or a second administrator.
+    "grant-list-page": Route(None, MANAGERS),
     "self-application": Route(None, EVERYONE),  # public: the farmers' own application
     "apply-lookup": Route(None, EVERYONE),  # public: the applicant's lookup of the result
     "notice-list-page": Route(None, EVERYONE),
