@@ -105,6 +105,7 @@ class HouseholdQuerySet(ScopedQuerySet):
 class Household(models.Model):
     """农户: a household by its household register (以户籍为依据), living in one village."""
 
+    # In byte order on PostgreSQL (COLLATE "C", migration 0006): keep it on any AlterField.
     number = models.CharField("户编号", max_length=24, unique=True)
     village = models.ForeignKey(
         Region,
@@ -179,6 +180,7 @@ class Member(models.Model):
     # Unique by a constraint, not `unique=True`: on PostgreSQL the field option adds a
     # second, pattern-ops index that no query uses (nobody searches a hash by prefix), and
     # each index of random 64-character keys costs a province import dearly.
+    # This and phone_hash are in byte order on PostgreSQL (COLLATE "C", migration 0006).
     id_number_hash = models.CharField("身份证号（检索摘要）", max_length=64, editable=False)
     id_number_masked = models.CharField("身份证号", max_length=18, editable=False)
     birth_date = models.DateField("出生日期", editable=False)

@@ -116,17 +116,33 @@ def lookup_hash(value: str, *, field: str) -> str:
 
 
 def lookup_hasher(field: str):
-    """lookup_hash(value, field=field) for a long run of values: the key and the field prefix
-    are absorbed once and each value continues from a copy of that state."""
-    start = hmac.new(settings.PII_HMAC_KEY, field.encode("ascii") + b":", "sha256")
-    copy = start.copy
+    """lookup_hash(value, field=field) for a long run of values (RFC 2104 spelled out): the
+    padded key and the field prefix are absorbed once into an inner and an outer SHA-256
+    state, and each value continues from copies of those. hmac.HMAC's own copy() and
+    hexdigest() are Python methods; these are C calls, a third of the cost per value on a
+    list of a million rows."""
+    key = settings.PII_HMAC_KEY
+    if len(key) > _SHA256_BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_SHA256_BLOCK, b"\0")
+    inner = hashlib.sha256(key.translate(_INNER_PAD))
+    inner.update(field.encode("ascii") + b":")
+    outer = hashlib.sha256(key.translate(_OUTER_PAD))
+    inner_copy, outer_copy = inner.copy, outer.copy
 
     def hash_value(value: str) -> str:
-        state = copy()
+        state = inner_copy()
         state.update(value.encode("utf-8"))
-        return state.hexdigest()
+        finish = outer_copy()
+        finish.update(state.digest())
+        return finish.hexdigest()
 
     return hash_value
+
+
+_SHA256_BLOCK = 64
+_INNER_PAD = bytes(byte ^ 0x36 for byte in range(256))
+_OUTER_PAD = bytes(byte ^ 0x5C for byte in range(256))
 
 
 def id_number_hash(normalised_id: str) -> str:

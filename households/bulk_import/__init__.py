@@ -39,6 +39,7 @@ from households.bulk_import.rows import (
     MEMBER_STAGE_COLUMNS,
     HouseholdLines,
     MemberLines,
+    RepeatCandidates,
 )
 from households.bulk_import.staging import (
     Job,
@@ -96,6 +97,12 @@ def bulk_import(
         def lines_for(positions):
             return HouseholdLines(positions, villages, scope_prefix)
 
+    def new_candidates():
+        return RepeatCandidates() if kind == RegistryImport.Kind.MEMBERS else None
+
+    def collector(candidates):
+        return None if candidates is None else candidates.add
+
     parallel = use_workers and source.size >= staging.PARALLEL_MIN_BYTES
     with connection.cursor() as cursor:
         # The joins and the sort of a province's rows stay in memory instead of spilling to
@@ -106,8 +113,9 @@ def bulk_import(
         layout, head_rows = head_layout(source, aliases, required, max_bytes)
         job = Job(source.data, layout, lines_for(layout.positions))
         tasks = pieces(source.data, layout, head_rows)
+        candidates = new_candidates()
         with Runner(job, parallel=parallel) as runner:
-            records = copy_pieces(stage, stage_columns, runner, tasks)
+            records = copy_pieces(stage, stage_columns, runner, tasks, collector(candidates))
         columns, offsets = layout.columns, piece_offsets(layout, records)
     except Fallback:
         create_stage(stage, create_sql)
@@ -115,8 +123,11 @@ def bulk_import(
             source, aliases, required, max_bytes, max_xlsx_uncompressed
         )
         job = Job(None, None, lines_for(positions))
+        candidates = new_candidates()
         with Runner(job, parallel=parallel) as runner:
-            records = copy_pieces(stage, stage_columns, runner, row_batches(rows))
+            records = copy_pieces(
+                stage, stage_columns, runner, row_batches(rows), collector(candidates)
+            )
         offsets = dict.fromkeys(records, 0)
 
     clock.mark("read, check, encrypt, COPY")
@@ -124,7 +135,9 @@ def bulk_import(
     def row_of(seq: int) -> int:
         return offsets[seq >> 32] + (seq & 0xFFFFFFFF)
 
-    extra = {"province_load": use_workers} if merge is merge_members else {}
+    extra = {"province_load": use_workers, "candidates": candidates}
+    if candidates is None:
+        extra = {}
     report = merge(columns=columns, scope_prefix=scope_prefix, row_of=row_of, clock=clock, **extra)
     clock.mark("errors")
     clock.log(kind, report.rows_total)

@@ -15,7 +15,8 @@ Members, after the stage:
    before the row's own problems, and the member stored under the ID hash.
 2. Duplicates in the file, taken in file order: an ID number already accepted on an earlier
    row, a second 户主 of one household. Only rows whose ID hash or household head occurs more
-   than once can be either; those few are fetched in file order and walked once.
+   than once can be either; the stage's pieces tell the importing process which
+   (rows.RepeatCandidates), and those few are fetched in file order and walked once.
 3. A member stored in a household outside the region is refused; a 户主 row is refused when
    the household's stored head (before this import) is someone else.
 4. One INSERT … SELECT … ON CONFLICT (id_number_hash) DO UPDATE writes the kept rows in ID
@@ -37,6 +38,7 @@ from django.db import connection
 from django.utils import timezone
 
 from households.bulk_import import set_aside
+from households.bulk_import.rows import ID_KEY_DIGITS, RepeatCandidates
 from households.choices import LifeStatus, Relation
 from households.importing.rules import (
     COLUMN_LABEL,
@@ -58,16 +60,18 @@ from households.models import RegistryImport
 HOUSEHOLD_STAGE = "registry_stage_h"
 MEMBER_STAGE = "registry_stage_m"
 
+# The keys are in byte order, as their registry columns are (households migration 0006): the
+# sorts by them before writing, and the joins, compare bytes instead of calling strcoll.
 CREATE_HOUSEHOLD_STAGE = f"""CREATE TEMP TABLE {HOUSEHOLD_STAGE} (
-    seq bigint, number text, village text, err_stage smallint, err_field text,
+    seq bigint, number text COLLATE "C", village text, err_stage smallint, err_field text,
     err_reason text, kind text, address text, housing_safe boolean, water_safe boolean,
     civil_affairs_status text) ON COMMIT DROP"""
 CREATE_MEMBER_STAGE = f"""CREATE TEMP TABLE {MEMBER_STAGE} (
-    seq bigint, hh_number text, err_early boolean, err_field text, err_reason text,
+    seq bigint, hh_number text COLLATE "C", err_early boolean, err_field text, err_reason text,
     is_head boolean, name text, relation text, health text, disability_level smallint,
     labour text, schooling text, work_status text, medical_insurance boolean,
-    id_encrypted text, id_hash text, id_masked text, birth_date date, sex text,
-    phone_encrypted text, phone_hash text, phone_masked text, phone_blank boolean)
+    id_encrypted text, id_hash text COLLATE "C", id_masked text, birth_date date, sex text,
+    phone_encrypted text, phone_hash text COLLATE "C", phone_masked text, phone_blank boolean)
     ON COMMIT DROP"""
 
 RowOf = Callable[[int], int]
@@ -248,16 +252,30 @@ WHERE outcome = 'ok' AND (
                                      GROUP BY household_id HAVING count(*) > 1)))
 ORDER BY seq
 """
+# The same rows, among those the stage's pieces showed repeating (rows.RepeatCandidates): a
+# superset, found without grouping a million hashes.
+_CANDIDATE_CONFLICTS = f"""
+SELECT seq, id_hash, household_id, is_head FROM registry_class_m
+WHERE outcome = 'ok' AND (left(id_hash, {ID_KEY_DIGITS}) = ANY(%s)
+                          OR (is_head AND hh_number = ANY(%s)))
+ORDER BY seq
+"""  # noqa: S608 - constant SQL
 
 
-def _refuse_in_file_duplicates(cursor) -> None:
+def _refuse_in_file_duplicates(cursor, candidates: RepeatCandidates | None) -> None:
     """The ORM path's walk (first_seen, head_row), over the few rows that can be caught."""
+    if candidates is None:
+        query, params = _CONFLICTS, None
+    elif not candidates.ids and not candidates.heads:
+        return  # no ID hash and no household's head occurs twice in the file
+    else:
+        query, params = _CANDIDATE_CONFLICTS, [candidates.id_prefixes(), list(candidates.heads)]
     first_seen: dict[str, int] = {}
     head_row: dict[int, int] = {}
     refused: list[tuple[int, str, int]] = []
     with connection.connection.cursor(name="registry_conflicts") as conflicts:
         conflicts.itersize = 10000
-        conflicts.execute(_CONFLICTS)
+        conflicts.execute(query, params)
         for seq, id_hash, household_id, is_head in conflicts:
             if id_hash in first_seen:
                 refused.append((seq, "duplicate", first_seen[id_hash]))
@@ -289,9 +307,11 @@ def merge_members(
     row_of: RowOf,
     clock: Clock,
     province_load: bool = False,
+    candidates: RepeatCandidates | None = None,
 ):
     """`province_load`: an operator's command, which may set the member table's indexes
-    aside for a first load (set_aside.py)."""
+    aside for a first load (set_aside.py). `candidates`: what the stage saw repeating in the
+    file; without it every row is searched."""
     report = ImportReport(kind=RegistryImport.Kind.MEMBERS)
     now = timezone.now()
     with connection.cursor() as cursor:
@@ -311,7 +331,7 @@ def merge_members(
         cursor.execute(classify, params)
         cursor.execute("ANALYZE registry_class_m")
         clock.mark("classify")
-        _refuse_in_file_duplicates(cursor)
+        _refuse_in_file_duplicates(cursor, candidates)
         clock.mark("duplicates")
         if scope_prefix is not None:
             outside, params = _scope_filter("h.village_id", scope_prefix)
@@ -404,6 +424,8 @@ def _member_upsert(columns: list[str], now, rows: str = "all") -> tuple[str, lis
             "phone_hash = EXCLUDED.phone_hash",
             "phone_masked = EXCLUDED.phone_masked",
         ]
+    if rows == "new":
+        return _new_member_insert(), [LifeStatus.IN_REGISTER.value, now, now]
     stored = ", ".join(f"households_member.{name}" for name in compared)
     proposed = ", ".join(f"EXCLUDED.{name}" for name in compared)
     # Unchanged rows were found while classifying; the WHERE below still guards a row that a
@@ -418,20 +440,35 @@ def _member_upsert(columns: list[str], now, rows: str = "all") -> tuple[str, lis
             s.work_status, s.medical_insurance, %s, '', {phone_select}, %s, %s
         FROM registry_class_m c JOIN {MEMBER_STAGE} s ON s.seq = c.seq
         WHERE c.outcome = 'ok' AND NOT c.unchanged {ROWS_WANTED[rows]}
-    """  # noqa: S608 - column names from constants; values are parameters
-    if rows != "new":
-        sql += f"""
         ORDER BY s.id_hash
         ON CONFLICT (id_number_hash) DO UPDATE SET {", ".join(sets)}
         WHERE ({stored}) IS DISTINCT FROM ({proposed})
-        """
+    """  # noqa: S608 - column names from constants; values are parameters
     return sql, [LifeStatus.IN_REGISTER.value, now, now]
 
 
-ROWS_WANTED = {
-    "all": "",
-    "stored": "AND c.member_id IS NOT NULL",
-    # In file order: sorting a million wide rows first cost more than the indexes built
-    # afterwards save.
-    "new": "AND c.member_id IS NULL",
-}
+ROWS_WANTED = {"all": "", "stored": "AND c.member_id IS NOT NULL"}
+
+
+def _new_member_insert() -> str:
+    """The kept rows of members not stored, by a plain INSERT (nothing to conflict with, and
+    no unique index to find it with while the indexes are set aside), in file order: sorting
+    a million wide rows first costs more than the indexes built afterwards save.
+
+    On a first load nearly every staged row is one; instead of joining a million of them to
+    the classification row by row, the few rows that are not (refused, or of a stored
+    member) are left out, and the household is found again by its number, as classifying
+    found it (the member table is locked, the household's number unique)."""
+    return f"""
+        INSERT INTO households_member (household_id, name, id_number_encrypted, id_number_hash,
+            id_number_masked, birth_date, sex, relation, health, disability_level, labour,
+            schooling, work_status, medical_insurance, life_status, life_status_evidence,
+            phone_encrypted, phone_hash, phone_masked, created_at, updated_at)
+        SELECT h.id, s.name, s.id_encrypted, s.id_hash, s.id_masked, s.birth_date, s.sex,
+            s.relation, s.health, s.disability_level, s.labour, s.schooling, s.work_status,
+            s.medical_insurance, %s, '', s.phone_encrypted, s.phone_hash, s.phone_masked, %s, %s
+        FROM {MEMBER_STAGE} s JOIN households_household h ON h.number = s.hh_number
+        WHERE NOT s.err_early AND s.err_field IS NULL AND NOT EXISTS (
+            SELECT 1 FROM registry_class_m c
+            WHERE c.seq = s.seq AND (c.outcome <> 'ok' OR c.member_id IS NOT NULL))
+    """  # noqa: S608 - constant SQL

@@ -11,6 +11,8 @@ A good member row carries its ID number and phone encrypted, keyed-hashed and ma
 numbers themselves go no further than this process.
 """
 
+from array import array
+from collections import Counter
 from datetime import date
 
 from households import pii
@@ -93,8 +95,44 @@ def _error(exc: RowError) -> str:
     )
 
 
+# The first 16 hex digits of an ID hash, as an unsigned 64-bit number: enough to tell
+# almost every pair of numbers apart, at a fraction of the memory of the hashes themselves.
+ID_KEY_DIGITS = 16
+
+
+class RepeatCandidates:
+    """What the importing process learns of the good member rows as their pieces arrive: the
+    ID hashes (by their first 16 hex digits) and the 户编号 of 户主 rows seen more than once
+    in the file. Only such rows can be an in-file duplicate or a household's second head
+    (merge.py), so the search over the whole stage narrows to them, or is skipped when there
+    are none."""
+
+    def __init__(self) -> None:
+        self._ids: set[int] = set()
+        self._heads: set[str] = set()
+        self.ids: set[int] = set()
+        self.heads: set[str] = set()
+
+    def add(self, keys: tuple[bytes, list[str]]) -> None:
+        id_keys, head_numbers = keys
+        self._note(self._ids, self.ids, array("Q", id_keys).tolist())
+        self._note(self._heads, self.heads, head_numbers)
+
+    @staticmethod
+    def _note(seen: set, repeated: set, values: list) -> None:
+        fresh = set(values)
+        if len(fresh) < len(values):
+            repeated.update(value for value, count in Counter(values).items() if count > 1)
+        repeated.update(seen & fresh)
+        seen |= fresh
+
+    def id_prefixes(self) -> list[str]:
+        return [f"{key:0{ID_KEY_DIGITS}x}" for key in self.ids]
+
+
 class MemberLines:
-    """(piece, rows) → COPY bytes for the member stage; built once per import."""
+    """(piece, rows) → (COPY bytes for the member stage, the keys RepeatCandidates takes);
+    built once per import."""
 
     def __init__(self, positions: dict[str, int], today: date):
         self.fields = tuple(positions.items())
@@ -102,10 +140,12 @@ class MemberLines:
         self.hash_id = pii.lookup_hasher("id_number")
         self.hash_phone = pii.lookup_hasher("phone")
 
-    def __call__(self, piece: int, rows: list[tuple[int, list[str]]]) -> bytes:
+    def __call__(self, piece: int, rows: list[tuple[int, list[str]]]) -> tuple[bytes, tuple]:
         fields, check_id = self.fields, self.check_id
         lines = []
         good = []
+        id_keys = array("Q")
+        head_numbers = []
         for number, cells in rows:
             values = {name: cells[position] for name, position in fields}
             seq = sequence(piece, number)
@@ -128,29 +168,35 @@ class MemberLines:
         phones = [member.phone for _, _, member, _ in good if member.phone]
         phone_tokens = iter(pii.encrypt_many(phones, field="phone"))
         hash_id, hash_phone = self.hash_id, self.hash_phone
+        add_key, head = id_keys.append, Relation.HEAD.value
         for (seq, household, member, phone_blank), id_token in zip(good, id_tokens, strict=True):
             value, phone = member.id_number, member.phone
             if phone:
                 phone_part = f"{next(phone_tokens)}\t{hash_phone(phone)}\t{mask_phone(phone)}"
             else:
                 phone_part = "\t\t"
+            id_hash = hash_id(value)
+            add_key(int(id_hash[:ID_KEY_DIGITS], 16))
+            is_head = member.relation == head
+            if is_head:
+                head_numbers.append(household)
             lines.append(
                 f"{seq}\t{copy_text(household)}\tf\t{NULL}\t{NULL}\t"
-                f"{'t' if member.relation == Relation.HEAD else 'f'}\t{copy_text(member.name)}\t"
+                f"{'t' if is_head else 'f'}\t{copy_text(member.name)}\t"
                 f"{member.relation}\t{member.health}\t"
                 f"{NULL if member.disability_level is None else member.disability_level}\t"
                 f"{member.labour}\t{member.schooling}\t{member.work_status}\t"
                 f"{_flag(member.medical_insurance)}\t"
-                f"{id_token}\t{hash_id(value)}\t{mask_id_number(value)}\t"
+                f"{id_token}\t{id_hash}\t{mask_id_number(value)}\t"
                 f"{value[6:10]}-{value[10:12]}-{value[12:14]}\t"
                 f"{'M' if int(value[16]) % 2 else 'F'}\t{phone_part}\t"
                 f"{'t' if phone_blank else 'f'}\n"
             )
-        return "".join(lines).encode("utf-8")
+        return "".join(lines).encode("utf-8"), (id_keys.tobytes(), head_numbers)
 
 
 class HouseholdLines:
-    """(piece, rows) → COPY bytes for the household stage; built once per import."""
+    """(piece, rows) → (COPY bytes for the household stage, None); built once per import."""
 
     def __init__(self, positions: dict[str, int], villages: set[str], scope_prefix: str | None):
         self.fields = tuple(positions.items())
@@ -179,4 +225,4 @@ class HouseholdLines:
                 f"{copy_text(household.address)}\t{_flag(household.housing_safe)}\t"
                 f"{_flag(household.water_safe)}\t{household.civil_affairs_status}\n"
             )
-        return "".join(lines).encode("utf-8")
+        return "".join(lines).encode("utf-8"), None

@@ -35,15 +35,16 @@ PIECE_TIMEOUT_SECONDS = 600
 class Job:
     data: object  # bytes or mmap: the file, for pieces given as spans
     layout: Layout | None
-    lines: Callable[[int, list], bytes]
+    # (piece, rows) → (COPY bytes, what the importing process collects of the piece, or None)
+    lines: Callable[[int, list], tuple[bytes, object]]
 
 
 _JOB: Job | None = None
 
 
-def _work(task: tuple[int, object]) -> tuple[int, int | None, bytes | None, int]:
-    """(piece, CSV records in it or None, COPY bytes or None when the piece cannot be read
-    apart from the rest, data rows in it)."""
+def _work(task: tuple[int, object]) -> tuple[int, int | None, tuple | None, int]:
+    """(piece, CSV records in it or None, (COPY bytes, keys) or None when the piece cannot be
+    read apart from the rest, data rows in it)."""
     piece, payload = task
     job = _JOB
     if isinstance(payload, tuple):
@@ -101,22 +102,31 @@ class Runner:
             yield pending.popleft().get(PIECE_TIMEOUT_SECONDS)
 
 
-def copy_pieces(stage: str, columns: tuple[str, ...], runner: Runner, tasks) -> dict[int, int]:
-    """COPY every piece into `stage`; returns each piece's CSV record count (None for a piece
-    of rows already numbered in the file). Raises Fallback, after the COPY, when a piece could
-    not be read apart from the rest (the caller then empties the stage and reads the file
-    whole)."""
+def copy_pieces(
+    stage: str,
+    columns: tuple[str, ...],
+    runner: Runner,
+    tasks,
+    collect: Callable[[object], None] | None = None,
+) -> dict[int, int]:
+    """COPY every piece into `stage`, handing each piece's keys to `collect`; returns each
+    piece's CSV record count (None for a piece of rows already numbered in the file). Raises
+    Fallback, after the COPY, when a piece could not be read apart from the rest (the caller
+    then empties the stage and reads the file whole)."""
     records: dict[int, int | None] = {}
     failed = False
     sql = f"COPY {stage} ({', '.join(columns)}) FROM STDIN"
     # psycopg's own cursor: Django's wrapper has no copy().
     with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for piece, count, data, _rows in runner.results(tasks):
-            if data is None:
+        for piece, count, staged, _rows in runner.results(tasks):
+            if staged is None:
                 failed = True
                 break
             records[piece] = count
+            data, keys = staged
             copy.write(data)
+            if collect is not None:
+                collect(keys)
     if failed:
         raise Fallback
     return records

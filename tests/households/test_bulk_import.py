@@ -362,7 +362,8 @@ def test_a_quoted_cell_across_a_cut_sends_the_file_to_the_whole_reading():
 
 
 def _generated_members(count: int) -> list[str]:
-    """Members of HA1, HA2 and HB1 with a bad row every seventh and a repeat every 50th."""
+    """Members of HA1, HA2 and HB1 with a bad row every seventh, a repeat every 50th and,
+    far down the file (in another piece), a second head of HB1."""
     rows = []
     for n in range(count):
         household = (HA1, HA2, HB1)[n % 3]
@@ -373,7 +374,7 @@ def _generated_members(count: int) -> list[str]:
             id_number = id_number[:17] + ("0" if id_number[17] != "0" else "1")
         if n % 50 == 49:
             id_number = make_id_number(birth=date(1950, 1, 1), sequence=0)
-        relation = "户主" if n < 3 else "子女"
+        relation = "户主" if n < 3 or n == 200 else "子女"
         rows.append(f"{household},成员{n},{id_number},{relation},健康,,普通劳动力,139{n:08d},是")
     return rows
 
@@ -413,10 +414,11 @@ def test_a_file_cut_into_many_pieces_on_two_cores_gives_the_same_outcome(
     # then the file's two imports, each on a pool of worker processes.
     assert pools == [False, False, True, True]
     first = outcomes["bulk"]["reports"][0]
-    assert (first[1], first[4]) == (400, 66)
-    # Title, blank, header, blank: n = 0 is row 5. X heads HA2 (n = 1); n = 3 is mistyped.
+    assert (first[1], first[4]) == (400, 67)
+    # Title, blank, header, blank: n = 0 is row 5. X heads HA2 (n = 1); n = 3 is mistyped;
+    # n = 200, many pieces after HB1's head, is its second head.
     fields = {error["row"]: error["field"] for error in first[5]}
-    assert (fields[6], fields[8]) == ("与户主关系", "身份证号")
+    assert (fields[6], fields[8], fields[205]) == ("与户主关系", "身份证号", "与户主关系")
 
 
 @postgres
@@ -637,4 +639,29 @@ def test_a_first_load_with_the_indexes_set_aside_gives_the_same_outcome_and_keys
     # found every row stored and took the ordinary upsert.
     assert set_aside_runs == ["households_member"]
     first, again = outcomes["bulk"]["reports"]
-    assert (first[2], again[2]) == (334, 0)
+    assert (first[2], again[2]) == (333, 0)
+
+
+def test_repeat_candidates_find_every_repeat_within_and_across_pieces():
+    """The stage's pieces tell the importing process which ID hashes and heads' 户编号 occur
+    twice; a repeat inside one piece, across pieces, or three times is found, and nothing
+    that occurs once."""
+    from array import array
+
+    from households.bulk_import.rows import RepeatCandidates
+
+    def piece(*hashes, heads=()):
+        keys = array("Q", (int(value[:16], 16) for value in hashes)).tobytes()
+        return keys, list(heads)
+
+    a, b, c, d = ("a" * 64, "b" * 64, "c" * 64, "0123456789abcdef" + "f" * 48)
+    candidates = RepeatCandidates()
+    candidates.add(piece(a, b, a, heads=["H1", "H2"]))
+    candidates.add(piece(c, heads=["H3"]))
+    candidates.add(piece(b, d, heads=["H3", "H4", "H4"]))
+    candidates.add(piece(b))
+    assert sorted(candidates.id_prefixes()) == ["a" * 16, "b" * 16]
+    assert candidates.heads == {"H3", "H4"}
+    fresh = RepeatCandidates()
+    fresh.add(piece(a, b, c, d, heads=["H1"]))
+    assert (fresh.ids, fresh.heads) == (set(), set())

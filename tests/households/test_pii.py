@@ -57,6 +57,10 @@ def test_the_bulk_hasher_gives_the_lookup_hash():
     for value in (ID, "63012119781009646X", "", "身份证"):
         assert hash_id(value) == pii.id_number_hash(value)
     assert pii.lookup_hasher("phone")("15600004775") == pii.phone_hash("15600004775")
+    # Keys of every length HMAC allows: shorter than a block is padded, longer is hashed.
+    for key in (b"k", b"K" * 64, b"L" * 65, bytes(range(200))):
+        with override_settings(PII_HMAC_KEY=key):
+            assert pii.lookup_hasher("id_number")(ID) == pii.id_number_hash(ID)
 
 
 def test_log_lines_never_carry_a_full_id_or_phone_number(caplog):
