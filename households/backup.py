@@ -38,6 +38,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg.conninfo import make_conninfo
 
+from accounts import device_secrets
 from households import pii
 from monitor import scans
 
@@ -231,6 +232,7 @@ class Verified:
     protected: dict = field(default_factory=dict)
     batches: int = 0
     scans: int = 0
+    devices: int = 0
     problems: list = field(default_factory=list)
 
 
@@ -278,6 +280,23 @@ def verify(manifest: dict) -> Verified:
             result.problems.append(f"部门名单批次 {pk} 的原始内容无法打开")
             continue
         result.batches += 1
+    # The second factor's secrets are sealed with the same keys (accounts/device_secrets.py):
+    # a restore whose keys do not open them would lock out every county approver.
+    device_model = apps.get_model("otp_totp", "TOTPDevice")
+    devices_failed = []
+    for pk, key, user_id in device_model.objects.order_by("pk").values_list("pk", "key", "user_id"):
+        try:
+            # A secret still in plain hex is as much a problem as one that does not open.
+            device_secrets.open_secret(key, user_id)
+        except device_secrets.DeviceSecretError:
+            devices_failed.append(pk)
+            continue
+        result.devices += 1
+    if devices_failed:
+        result.problems.append(
+            f"动态口令设备 {len(devices_failed)} 个的密钥未加密或无法解密"
+            f"（如 id {devices_failed[:5]}）"
+        )
     media_root = Path(settings.MEDIA_ROOT)
     unreadable = []
     for name in _scans():
@@ -334,5 +353,6 @@ def summary(verified: Verified) -> str:
     protected = "，".join(f"{name} {count} 个" for name, count in verified.protected.items())
     return (
         f"逐项核验：{protected}均可解密且查询散列一致；部门名单 {verified.batches} 批可打开；"
-        f"扫描件 {verified.scans} 个在位且可解密；各表行数与备份时一致"
+        f"扫描件 {verified.scans} 个在位且可解密；动态口令设备 {verified.devices} 个密钥可解密；"
+        "各表行数与备份时一致"
     )
