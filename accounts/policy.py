@@ -437,6 +437,15 @@ def rules() -> dict[str, Rule]:
             frozenset({ADMIN}),
             "仅系统管理员可维护信息比对事项。",
         ),
+        # Reference data (monitoring lines, local rules, the measure and cross-check
+        # catalogues, insurance policies) holds no people and is read by every role that
+        # works with it. 三权分立: the auditor reads the audit log and nothing else.
+        Rule(
+            "reference.read",
+            "查看参考数据",
+            frozenset(Role) - {A},
+            "审计管理员只查看审计日志，不查看业务数据（三权分立）。",
+        ),
         # 统计报表: figures are counts (no people), so statistics viewers of a city or the
         # province read them too.
         Rule(

@@ -12,7 +12,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 
 from accounts import policy
-from accounts.permissions import PeopleDataAccess
+from accounts.permissions import READ_REFERENCE, PeopleDataAccess, PolicyFirst
 from config.exceptions import error_response
 from config.uploads import require_length
 from households import services
@@ -32,6 +32,7 @@ from households.api.serializers import (
 )
 from households.filters import HouseholdFilter, IncomeRecordFilter, MemberFilter, RegionFilter
 from households.importing import registry_import_upload
+from households.life import ACTION as LIFE_STATUS
 from households.life import member_life_status_record
 from households.models import IncomeRecord, MonitoringLine, Region, RegistryImport
 from households.selectors import households_for, members_for
@@ -125,7 +126,7 @@ class HouseholdViewSet(
     ),
 )
 class MemberViewSet(
-    mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet
+    PolicyFirst, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet
 ):
     serializer_class = MemberSerializer
     permission_classes = [PeopleDataAccess]
@@ -133,6 +134,9 @@ class MemberViewSet(
     ordering_fields = ["name", "updated_at"]
     # POSTs whose service asks the policy itself (its role and the member's state).
     read_only_actions = ("reveal", "life_status")
+    # Asked before the body is read: the role (the county approver reads the register, it
+    # does not keep it) and the member's state come before the shape of the change.
+    policy_actions = {"life_status": LIFE_STATUS}
 
     @property
     def throttle_scope(self):
@@ -216,16 +220,17 @@ class IncomeRecordViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet
 
 
 class ManagesMonitoringLines(BasePermission):
-    """Reads for every signed-in user; writes for the roles the policy names for
-    `monitoring_line.manage`. Which lines a writer may touch (their county's, or any for
-    the administrator) the service asks the policy with the line itself: outside it is 404."""
+    """Reads for every role but the auditor (`reference.read`); writes for the roles the
+    policy names for `monitoring_line.manage`. Which lines a writer may touch (their
+    county's, or any for the administrator) the view asks the policy with the line itself
+    (PolicyFirst): outside it is 404, before the body is read."""
 
     def has_permission(self, request, view):
         if not (request.user and request.user.is_authenticated):
             return False
-        if request.method in SAFE_METHODS:
-            return True
-        decision = policy.decide(request.user, services.MONITORING_LINE_MANAGE)
+        reads = request.method in SAFE_METHODS
+        rule = READ_REFERENCE if reads else services.MONITORING_LINE_MANAGE
+        decision = policy.decide(request.user, rule)
         self.message = decision.reason
         return decision.allowed
 
@@ -244,7 +249,7 @@ LINE_WRITE_ERRORS = {
 
 @extend_schema_view(
     list=extend_schema(
-        summary="监测范围（收入参考标准）列表（登录用户均可查看）",
+        summary="监测范围（收入参考标准）列表（审计管理员以外的登录用户均可查看）",
         responses={200: MonitoringLineSerializer(many=True), 400: ERRORS[400]},
     ),
     retrieve=extend_schema(
@@ -270,8 +275,8 @@ LINE_WRITE_ERRORS = {
         },
     ),
 )
-class MonitoringLineViewSet(viewsets.ModelViewSet):
-    """监测范围 is policy data: every signed-in user reads it; county approvers keep their
+class MonitoringLineViewSet(PolicyFirst, viewsets.ModelViewSet):
+    """监测范围 is policy data: every role but the auditor reads it; county approvers keep their
     county's lines and the administrator any line, through the same services as the
     administration pages (households.services.monitoring_line_save / _delete)."""
 
@@ -279,6 +284,9 @@ class MonitoringLineViewSet(viewsets.ModelViewSet):
     queryset = MonitoringLine.objects.select_related("region")
     filterset_fields = ["year", "region"]
     permission_classes = [ManagesMonitoringLines]
+    policy_actions = dict.fromkeys(
+        ("update", "partial_update", "destroy"), services.MONITORING_LINE_MANAGE
+    )
 
     def perform_create(self, serializer):
         serializer.instance = services.monitoring_line_save(

@@ -10,7 +10,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 
 from accounts import policy
-from accounts.permissions import PeopleDataAccess
+from accounts.permissions import READ_REFERENCE, PeopleDataAccess, PolicyFirst
 from config.filters import BooleanFilter, FilterSet, IdFilter
 from households.models import Household, Region
 from interventions import insurance
@@ -217,16 +217,22 @@ class ClaimFilter(FilterSet):
 
 
 class ManagesInsurance(BasePermission):
-    """Reads for every signed-in user (each sees the policies of their region); writes for
-    the roles the policy names for `insurance.manage`. Which policies a writer may touch the
-    service asks the policy with the record itself: outside the region it is a 404."""
+    """Reads for every role but the auditor (`reference.read`; each sees the policies of
+    their region); enrolling households for the people roles (`insurance.enrol`); other
+    writes for the roles the policy names for `insurance.manage`. Which policies a writer
+    may touch the view asks the policy with the record itself (PolicyFirst): outside the
+    region it is a 404."""
 
     def has_permission(self, request, view):
         if not (request.user and request.user.is_authenticated):
             return False
-        if request.method in SAFE_METHODS or getattr(view, "action", None) == "enrol_all":
-            return True
-        decision = policy.decide(request.user, insurance.INSURANCE_MANAGE)
+        if request.method in SAFE_METHODS:
+            rule = READ_REFERENCE
+        elif getattr(view, "action", None) == "enrol_all":
+            rule = insurance.INSURANCE_ENROL
+        else:
+            rule = insurance.INSURANCE_MANAGE
+        decision = policy.decide(request.user, rule)
         self.message = decision.reason
         return decision.allowed
 
@@ -252,10 +258,13 @@ class ManagesInsurance(BasePermission):
     ),
 )
 class InsurancePolicyViewSet(
-    mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet
+    PolicyFirst, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet
 ):
     serializer_class = InsurancePolicySerializer
     permission_classes = [ManagesInsurance]
+    # A policy the user reads but does not keep (a province's, seen from a county) is a 404
+    # to its writes, before the body is read.
+    policy_actions = dict.fromkeys(("update", "partial_update"), insurance.INSURANCE_MANAGE)
     filterset_class = PolicyFilter
 
     def get_queryset(self):
@@ -348,12 +357,18 @@ class InsuranceEnrolmentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelV
         responses={201: InsuranceClaimSerializer, **ERRORS},
     ),
 )
-class InsuranceClaimViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class InsuranceClaimViewSet(PolicyFirst, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = InsuranceClaimSerializer
     permission_classes = [PeopleDataAccess]
-    # The service asks the policy (`insurance.claim`: township and county).
+    # The service asks the policy (`insurance.claim`: township and county); the view asks it
+    # first, so a village cadre is refused for the role whatever the body.
     read_only_actions = ("create", "pay")
+    policy_actions = dict.fromkeys(("create", "pay"), insurance.INSURANCE_CLAIM)
     filterset_class = ClaimFilter
+
+    def policy_target(self, claim):
+        # `insurance.claim` is judged on the household the claim is for.
+        return claim.enrolment.household
 
     def get_queryset(self):
         return insurance.claims_for(self.request.user).order_by("-claimed_on", "-id")

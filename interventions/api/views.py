@@ -1,10 +1,9 @@
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
-from rest_framework.permissions import IsAuthenticated
 
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
-from accounts.permissions import IsAdministrator, PeopleDataAccess
+from accounts.permissions import IsAdministrator, PeopleDataAccess, ReadsReferenceData
 from interventions.api.serializers import MeasureCategorySerializer, MeasureRecordSerializer
 from interventions.models import MeasureCategory, MeasureRecord
 from interventions.services import measure_record_update
@@ -13,7 +12,7 @@ from monitor.models import Case
 
 @extend_schema_view(list=extend_schema(summary="帮扶措施类别"))
 class MeasureCategoryViewSet(viewsets.ModelViewSet):
-    """The catalogue is data: everyone signed in reads it, administrators keep it."""
+    """The catalogue is data: every role but the auditor reads it, administrators keep it."""
 
     serializer_class = MeasureCategorySerializer
     queryset = MeasureCategory.objects.all()
@@ -21,7 +20,7 @@ class MeasureCategoryViewSet(viewsets.ModelViewSet):
 
     def get_permissions(self):
         if self.request.method in ("GET", "HEAD", "OPTIONS"):
-            return [IsAuthenticated()]
+            return [ReadsReferenceData()]
         return [IsAdministrator()]
 
     def perform_create(self, serializer):

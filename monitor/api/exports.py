@@ -9,6 +9,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from accounts.permissions import ExportsWorkSheets
 from config.parsers import SafeJSONParser
 from config.schema import ErrorSerializer
 from monitor.models import ExportJob
@@ -151,6 +152,9 @@ class ExportJobViewSet(
 ):
     serializer_class = ExportJobSerializer
     parser_classes = [SafeJSONParser]
+    # Only the people roles export (`report.export`): any other role is refused at the door,
+    # its list and its jobs included, as the export pages refuse it.
+    permission_classes = [ExportsWorkSheets]
     filter_backends = []
 
     def get_queryset(self):

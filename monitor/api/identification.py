@@ -5,12 +5,12 @@ the result (查询办理结果). The cross-check records of a case are under /ap
 import django_filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
-from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
+from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 
 from accounts import policy
-from accounts.permissions import PeopleDataAccess
+from accounts.permissions import PeopleDataAccess, ReadsReferenceData
 from config.filters import FilterSet
 from monitor.api.serializers import AnnouncementSerializer, CrossCheckItemSerializer
 from monitor.api.views import ERRORS
@@ -50,8 +50,8 @@ class ManagesCrossCheckItems(BasePermission):
     ),
 )
 class CrossCheckItemViewSet(viewsets.ModelViewSet):
-    """The negative list is data: every signed-in user reads it, the administrator keeps
-    it (an item is stopped, never deleted: findings refer to it)."""
+    """The negative list is data: every role but the auditor reads it, the administrator
+    keeps it (an item is stopped, never deleted: findings refer to it)."""
 
     serializer_class = CrossCheckItemSerializer
     queryset = CrossCheckItem.objects.all()
@@ -60,7 +60,7 @@ class CrossCheckItemViewSet(viewsets.ModelViewSet):
 
     def get_permissions(self):
         if self.request.method in ("GET", "HEAD", "OPTIONS"):
-            return [IsAuthenticated()]
+            return [ReadsReferenceData()]
         return [ManagesCrossCheckItems()]
 
     def perform_create(self, serializer):

@@ -15,6 +15,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 
 from accounts import policy
+from accounts.permissions import READ_REFERENCE, PolicyFirst
 from households.models import Region
 from monitor import regional
 from monitor.models import RegionPolicy
@@ -96,21 +97,22 @@ class EffectiveQuery(serializers.Serializer):
 
 
 class ManagesRegionPolicies(BasePermission):
-    """Reads for every signed-in user (the rules are policy, not people data); writes for
-    the roles the policy names for `region_policy.manage`, inside their region (404 else)."""
+    """Reads for every role but the auditor (the rules are policy, not people data:
+    `reference.read`); writes for the roles the policy names for `region_policy.manage`,
+    inside their region (404 else, asked by PolicyFirst before the body is read)."""
 
     def has_permission(self, request, view):
         if not (request.user and request.user.is_authenticated):
             return False
-        if request.method in SAFE_METHODS:
-            return True
-        decision = policy.decide(request.user, regional.REGION_POLICY_MANAGE)
+        reads = request.method in SAFE_METHODS
+        rule = READ_REFERENCE if reads else regional.REGION_POLICY_MANAGE
+        decision = policy.decide(request.user, rule)
         self.message = decision.reason
         return decision.allowed
 
 
 @extend_schema_view(
-    list=extend_schema(summary="本地时限与规则列表（登录用户均可查看）"),
+    list=extend_schema(summary="本地时限与规则列表（审计管理员以外的登录用户均可查看）"),
     retrieve=extend_schema(
         summary="本地时限与规则详情",
         responses={200: RegionPolicySerializer, 404: WRITE_ERRORS[404]},
@@ -135,11 +137,14 @@ class ManagesRegionPolicies(BasePermission):
         },
     ),
 )
-class RegionPolicyViewSet(viewsets.ModelViewSet):
+class RegionPolicyViewSet(PolicyFirst, viewsets.ModelViewSet):
     serializer_class = RegionPolicySerializer
     queryset = RegionPolicy.objects.select_related("region").order_by("-year", "region_id")
     filterset_fields = ["year", "region"]
     permission_classes = [ManagesRegionPolicies]
+    policy_actions = dict.fromkeys(
+        ("update", "partial_update", "destroy"), regional.REGION_POLICY_MANAGE
+    )
 
     def _save(self, serializer, record=None):
         data = serializer.validated_data

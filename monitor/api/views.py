@@ -15,12 +15,12 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from accounts.permissions import PeopleDataAccess
+from accounts.permissions import PeopleDataAccess, PolicyFirst, body_value
 from config.parsers import SafeJSONParser
 from interventions.api.serializers import AidPlanSerializer, MeasureRecordSerializer
 from interventions.services import aid_plan_save, measure_record_create
 from monitor import identification, services
-from monitor.adjustments import adjustment_propose, adjustments_of
+from monitor.adjustments import PROPOSE, adjustment_propose, adjustments_of
 from monitor.api.feeds import CaseWarningSerializer
 from monitor.api.follow_up import FollowUpVisitSerializer
 from monitor.api.serializers import (
@@ -40,16 +40,18 @@ from monitor.api.serializers import (
     PublicNoticeSerializer,
     TransitionRequestSerializer,
 )
+from monitor.choices import Stage
 from monitor.feeds.selectors import case_warnings
 from monitor.filters import CaseFilter
-from monitor.follow_up import follow_up_visit_record, follow_up_visits_of
+from monitor.follow_up import FOLLOW_UP_VISIT, follow_up_visit_record, follow_up_visits_of
+from monitor.identification import OFFICIAL_VISIT
 from monitor.selectors import (
     cases_for,
     notice_list,
     overdue_items_for,
     with_pending_adjustments,
 )
-from monitor.workflow import case_transition
+from monitor.workflow import STEPS, case_transition
 
 ERRORS = {
     400: OpenApiResponse(
@@ -111,6 +113,30 @@ def _evidence_action(
     )(view)
 
 
+def _evidence_rule(request, case) -> str | None:
+    """The rule of an evidence record: its stage's (identification unless the body says
+    clearance); a stage that is none of them is the serializer's to refuse."""
+    stage = body_value(request, "stage", Stage.IDENTIFICATION)
+    return services.EVIDENCE_ACTION.get(stage) if stage else None
+
+
+def _home_visit_rule(request, case) -> str | None:
+    # Township and county staff visit under their own rule (乡镇/县级入户核实), whatever
+    # the stage: the service picks it from the case's state.
+    if request.user.role in services.OFFICIAL_VISITORS:
+        return OFFICIAL_VISIT
+    return _evidence_rule(request, case)
+
+
+def _transition_rule(request, case) -> str | None:
+    # The step is named in the body; an unknown one is the serializer's to refuse.
+    action = body_value(request, "action")
+    return f"case.{action}" if action in STEP_ACTIONS else None
+
+
+STEP_ACTIONS = frozenset(step.action for step in STEPS)
+
+
 class NoticeListQuery(serializers.Serializer):
     start = serializers.DateField(help_text="公示期起")
     end = serializers.DateField(help_text="公示期止")
@@ -141,7 +167,12 @@ class NoticeListQuery(serializers.Serializer):
         summary="修改案例（仅村级核实中）", responses={200: CaseSerializer, **ERRORS}
     ),
 )
-class CaseViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+class CaseViewSet(
+    PolicyFirst,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.ReadOnlyModelViewSet,
+):
     serializer_class = CaseSerializer
     permission_classes = [PeopleDataAccess]
     filterset_class = CaseFilter
@@ -161,6 +192,23 @@ class CaseViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Rea
         "follow_up_visits",
         "adjustments",
     )
+    # The rule each write's service asks (accounts/policy.py), asked before the body is read.
+    policy_actions = {
+        "update": "case.edit",
+        "partial_update": "case.edit",
+        "transitions": _transition_rule,
+        "home_visits": _home_visit_rule,
+        "consents": _evidence_rule,
+        # 信息比对 is identification's only (the service refuses another stage).
+        "cross_checks": "case.evidence.identification",
+        "appraisals": _evidence_rule,
+        "notices": _evidence_rule,
+        "monthly_visits": "case.monthly_visit",
+        "measures": "case.measure",
+        "aid_plan": "case.aid_plan",
+        "follow_up_visits": FOLLOW_UP_VISIT,
+        "adjustments": PROPOSE,
+    }
 
     def get_queryset(self):
         cases = cases_for(self.request.user, timezone.localdate()).order_by("-found_on", "-id")

@@ -511,7 +511,8 @@ def test_a_region_outside_the_users_is_not_found_and_a_statistics_viewer_is_refu
     refused = _ask(client, region=COUNTY)
     assert refused.status_code == 403
     assert "统计查看人" in refused.json()["detail"]
-    assert _ask(api("auditor"), region=COUNTY).status_code == 404
+    # A role without people duties is refused before any region is looked up (issue 11).
+    assert _ask(api("auditor"), region=COUNTY).status_code == 403
     assert not ExportJob.objects.exists()
 
 

@@ -510,12 +510,14 @@ def test_saving_leaves_the_record_passed_in_as_it_was_when_refused(users):
 # --- the monitoring-line API agrees with the pages -------------------------------------
 
 
-def test_the_api_reads_lines_for_every_signed_in_user(api, users):
+def test_the_api_reads_lines_for_every_role_but_the_auditor(api, users):
     _record("line", region=PROVINCE)
-    for name in ("cadre_a", "auditor", "department"):
+    for name in ("cadre_a", "department", "admin"):
         response = api(name).get("/api/monitoring-lines/")
         assert response.status_code == 200
         assert response.json()["results"][0]["region"] == PROVINCE
+    # 三权分立 (issue 11): the auditor reads the audit log and nothing else.
+    assert api("auditor").get("/api/monitoring-lines/").status_code == 403
 
 
 def test_the_api_lets_county_approvers_keep_their_own_countys_lines(api, users):
