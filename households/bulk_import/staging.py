@@ -12,10 +12,12 @@ server's worker may run threads (forking those can leave a lock held for ever) a
 daemonic process may not have children, so uploads and small files run the same work here.
 """
 
+import gc
 import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 
@@ -47,14 +49,36 @@ def _work(task: tuple[int, object]) -> tuple[int, int | None, tuple | None, int]
     read apart from the rest, data rows in it)."""
     piece, payload = task
     job = _JOB
-    if isinstance(payload, tuple):
-        try:
-            records, rows = span_records(job.data, payload[0], payload[1], job.layout)
-        except Fallback:
-            return piece, None, None, 0
-    else:
-        records, rows = None, payload
-    return piece, records, job.lines(piece, rows), len(rows)
+    with _collector_paused():
+        if isinstance(payload, tuple):
+            try:
+                records, rows = span_records(job.data, payload[0], payload[1], job.layout)
+            except Fallback:
+                return piece, None, None, 0
+        else:
+            records, rows = None, payload
+        return piece, records, job.lines(piece, rows), len(rows)
+
+
+@contextmanager
+def _collector_paused():
+    """Python's cycle collector off while a piece is read and checked. The piece's rows are
+    tens of thousands of lists, dicts and tuples alive until it is done, and every few hundred
+    new ones the collector would walk them all again — a sixth of a piece's time, measured.
+    They hold no reference cycles: reference counting frees them when the piece is done."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _worker_start() -> None:
+    # What the worker inherited from the importing process (Django, the job) lives as long as
+    # the worker: set it apart so the collections between pieces walk only what is new.
+    gc.freeze()
 
 
 def _workers() -> int:
@@ -73,7 +97,7 @@ class Runner:
             # Handed to the forked workers through their copy of this process's memory.
             global _JOB
             _JOB = job
-            self.pool = multiprocessing.get_context("fork").Pool(workers)
+            self.pool = multiprocessing.get_context("fork").Pool(workers, _worker_start)
             self.window = 2 * workers
 
     def __enter__(self):

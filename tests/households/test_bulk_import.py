@@ -665,3 +665,32 @@ def test_repeat_candidates_find_every_repeat_within_and_across_pieces():
     fresh = RepeatCandidates()
     fresh.add(piece(a, b, c, d, heads=["H1"]))
     assert (fresh.ids, fresh.heads) == (set(), set())
+
+
+def test_the_collector_is_paused_only_while_a_piece_is_checked():
+    """Pieces are checked with Python's cycle collector off (staging._collector_paused); it is
+    on again afterwards, a piece that cannot be read apart included, and left off when it was
+    off before."""
+    import gc
+
+    seen = []
+
+    def lines(piece, rows):
+        seen.append(gc.isenabled())
+        return b"", None
+
+    job = staging.Job(b"a,b\n1,2\n", None, lines)
+    unreadable = (0, (0, 1))  # a span: its layout is missing, so it cannot be read apart
+    with staging.Runner(job, parallel=False) as runner:
+        assert list(runner.results([(0, [(1, ["x"])])]))[0][2] == (b"", None)
+        assert gc.isenabled()
+        with pytest.raises(AttributeError):
+            list(runner.results([unreadable]))
+        assert gc.isenabled()
+        gc.disable()
+        try:
+            list(runner.results([(1, [(1, ["y"])])]))
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
+    assert seen == [False, False]
