@@ -36,6 +36,17 @@ class PasswordBackend(ModelBackend):
         lockout.clear(username)
         return user
 
+    def get_user(self, user_id):
+        # Once a request: the page header names the user's region, read with the user (one
+        # query instead of two).
+        from django.contrib.auth import get_user_model
+
+        try:
+            user = get_user_model()._default_manager.select_related("region").get(pk=user_id)
+        except get_user_model().DoesNotExist:
+            return None
+        return user if self.user_can_authenticate(user) else None
+
     @staticmethod
     def _username_field() -> str:
         from django.contrib.auth import get_user_model

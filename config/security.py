@@ -140,7 +140,13 @@ def check_account_security(app_configs, **kwargs):
                 id="fanpin.W002",
             )
         )
-    if settings.SESSION_COOKIE_AGE > 30 * 60 or not settings.SESSION_SAVE_EVERY_REQUEST:
+    # The end must move with activity: on every request (Django's own setting), or at most
+    # SESSION_TOUCH_SECONDS apart by config/sessions.py.
+    idle_end_moves = settings.SESSION_SAVE_EVERY_REQUEST or (
+        "config.sessions.IdleTimeoutMiddleware" in settings.MIDDLEWARE
+        and 0 < getattr(settings, "SESSION_TOUCH_SECONDS", 0) < settings.SESSION_COOKIE_AGE
+    )
+    if settings.SESSION_COOKIE_AGE > 30 * 60 or not idle_end_moves:
         found.append(
             checks.Warning(
                 "Sessions must end after at most 30 minutes without a request.",

@@ -23,7 +23,7 @@ from households.importing import registry_import_upload
 from households.models import Household, IncomeRecord, Member, RegistryImport
 from households.selectors import households_for, search_households
 from households.services import REVEALABLE_FIELDS, income_record_save, member_reveal
-from interventions.insurance import insurance_timeline
+from interventions.insurance import household_insurance, insurance_timeline
 from interventions.models import MeasureRecord
 from interventions.pages import household_insurance_context
 from monitor.choices import CLOSED_STATUSES
@@ -92,23 +92,37 @@ def household_page(request, pk: int):
         Case.objects.filter(household=household).prefetch_related("risks").order_by("-found_on")
     )
     open_case = next((case for case in cases if case.status not in CLOSED_STATUSES), None)
+    # Read once, shown in their own blocks and on the timeline.
+    measures = list(
+        MeasureRecord.objects.filter(case__household=household)
+        .select_related("category")
+        .prefetch_related(Prefetch("beneficiaries", queryset=Member.objects.only("id", "name")))
+        .order_by("-start_on")
+    )
+    home_visits = list(HomeVisit.objects.filter(case__household=household).order_by("-visited_on"))
+    monthly_visits = list(
+        MonthlyVisit.objects.filter(case__household=household).order_by("-visited_on")
+    )
+    insurance = household_insurance(household)
+    timeline = household_timeline(
+        household,
+        cases=cases,
+        home_visits=home_visits,
+        monthly_visits=monthly_visits,
+        measures=measures,
+    )
     context = {
         "household": household,
         "members": members,
         "incomes": IncomeRecord.objects.filter(household=household).order_by("-period_end"),
         "cases": cases,
         "open_case": open_case,
-        "measures": MeasureRecord.objects.filter(case__household=household)
-        .select_related("category")
-        .prefetch_related(Prefetch("beneficiaries", queryset=Member.objects.only("id", "name")))
-        .order_by("-start_on"),
-        "home_visits": HomeVisit.objects.filter(case__household=household).order_by("-visited_on"),
-        "monthly_visits": MonthlyVisit.objects.filter(case__household=household).order_by(
-            "-visited_on"
-        ),
+        "measures": measures,
+        "home_visits": home_visits,
+        "monthly_visits": monthly_visits,
         # A paid 防贫保险 claim (and the enrolment and claim before it) on the one timeline.
         "timeline": sorted(
-            household_timeline(household) + insurance_timeline(household),
+            timeline + insurance_timeline(household, insurance),
             key=lambda event: event["when"],
             reverse=True,
         ),
@@ -116,7 +130,7 @@ def household_page(request, pk: int):
         "can_reveal": policy.allows(request.user, "member.reveal"),
         "reveal_form": RevealForm(),
     }
-    context.update(household_insurance_context(request.user, household), today=today)
+    context.update(household_insurance_context(request.user, household, insurance), today=today)
     return render(request, "households/household_page.html", context)
 
 

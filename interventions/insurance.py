@@ -144,12 +144,20 @@ def household_insurance(household: Household) -> dict:
     return {"enrolments": enrolments, "claims": claims}
 
 
-def insurance_timeline(household: Household) -> list[dict]:
-    """The household timeline's events of insurance: each enrolment, claim and payment."""
+def insurance_timeline(household: Household, known: dict | None = None) -> list[dict]:
+    """The household timeline's events of insurance: each enrolment, claim and payment.
+    `known`: household_insurance()'s answer when the caller has read it already."""
+    if known is None:
+        known = {
+            "enrolments": InsuranceEnrolment.objects.filter(household=household).select_related(
+                "policy"
+            ),
+            "claims": InsuranceClaim.objects.filter(enrolment__household=household).select_related(
+                "enrolment__policy"
+            ),
+        }
     events = []
-    for enrolment in InsuranceEnrolment.objects.filter(household=household).select_related(
-        "policy"
-    ):
+    for enrolment in known["enrolments"]:
         events.append(
             {
                 "when": enrolment.recorded_at,
@@ -159,9 +167,7 @@ def insurance_timeline(household: Household) -> list[dict]:
                 "clue": None,
             }
         )
-    for claim in InsuranceClaim.objects.filter(enrolment__household=household).select_related(
-        "enrolment__policy"
-    ):
+    for claim in known["claims"]:
         events.append(
             {
                 "when": claim.recorded_at,

@@ -102,10 +102,15 @@ def notice_list(user, start: date, end: date):
     )
 
 
-def household_timeline(household) -> list[dict]:
+def household_timeline(
+    household, *, cases=None, home_visits=None, monthly_visits=None, measures=None
+) -> list[dict]:
     """Everything that happened to one household, newest first: department warnings and
     screening hits, clues and their outcomes, every workflow step of its cases, evidence,
-    monthly visits and aid measures. A fixed number of queries, whatever the history."""
+    monthly visits and aid measures. A fixed number of queries, whatever the history.
+
+    The household page passes the cases, visits and measures it has read already (lists),
+    so they are not read twice."""
 
     events: list[dict] = []
 
@@ -149,27 +154,35 @@ def household_timeline(household) -> list[dict]:
                 clue_id=clue.pk,
                 case_id=clue.case_id,
             )
-    cases = Case.objects.filter(household=household)
-    for case in cases.only("id", "created_at", "category"):
+    if cases is None:
+        cases = Case.objects.filter(household=household).only("id", "created_at", "category")
+    for case in cases:
         add(
             case.created_at,
             "case",
             f"登记监测对象（{case.get_category_display()}）",
             case_id=case.pk,
         )
-    for step in CaseTransition.objects.filter(case__in=cases).select_related("actor"):
+    steps = (
+        CaseTransition.objects.filter(case__in=cases)
+        .select_related("actor")
+        # A case walked back and forth has many steps: only what the line shows.
+        .only("action", "at", "comment", "case_id", "actor__first_name", "actor__username")
+    )
+    for step in steps:
         label = STEP_BY_ACTION[step.action].label if step.action in STEP_BY_ACTION else step.action
         who = step.actor.first_name or step.actor.username
         comment = f"：{step.comment}" if step.comment else ""
         add(step.at, "step", f"{label}（{who}）{comment}", case_id=step.case_id)
-    for model, label, day in (
-        (HomeVisit, "入户核实", "visited_on"),
-        (Consent, "承诺授权", "signed_on"),
-        (CrossCheck, "信息比对", "checked_on"),
-        (Appraisal, "民主评议", "held_on"),
-        (PublicNotice, "公示", "start_on"),
+    for model, label, day, known in (
+        (HomeVisit, "入户核实", "visited_on", home_visits),
+        (Consent, "承诺授权", "signed_on", None),
+        (CrossCheck, "信息比对", "checked_on", None),
+        (Appraisal, "民主评议", "held_on", None),
+        (PublicNotice, "公示", "start_on", None),
     ):
-        for record in model.objects.filter(case__in=cases):
+        records = model.objects.filter(case__in=cases) if known is None else known
+        for record in records:
             add(
                 record.recorded_at,
                 "evidence",
@@ -183,14 +196,18 @@ def household_timeline(household) -> list[dict]:
             f"公告（{announcement.announced_on:%Y-%m-%d}）：{announcement.text}",
             case_id=announcement.case_id,
         )
-    for visit in MonthlyVisit.objects.filter(case__in=cases):
+    if monthly_visits is None:
+        monthly_visits = MonthlyVisit.objects.filter(case__in=cases)
+    for visit in monthly_visits:
         add(
             visit.recorded_at,
             "visit",
             f"{visit.get_kind_display()}（{visit.visited_on:%Y-%m-%d}）",
             case_id=visit.case_id,
         )
-    for measure in MeasureRecord.objects.filter(case__in=cases).select_related("category"):
+    if measures is None:
+        measures = MeasureRecord.objects.filter(case__in=cases).select_related("category")
+    for measure in measures:
         add(
             measure.recorded_at,
             "measure",

@@ -604,20 +604,19 @@ def _records(kind, count):
 def test_list_pages_take_the_same_queries_for_2_or_10_rows(
     client, users, name, django_assert_num_queries
 ):
-    # Session, user, the user's region (top bar, approvers only), the rows, the region
-    # select, and the session saved again (savepoint, update, release: every request
-    # renews it); the yearly lists also count their rows for the pager.
+    # Session, user (with the region of the top bar), the rows and the region select (the
+    # session is not saved: signed in within the minute, config/sessions.py); the yearly
+    # lists also count their rows for the pager.
     client = _as(client, users, name)
     expected = {
-        "/manage/departments/": (lambda n: _departments(users, n), 7),
-        "/manage/thresholds/": (lambda n: _records("threshold", n), 8),
-        "/manage/lines/": (lambda n: _records("line", n), 8),
+        "/manage/departments/": (lambda n: _departments(users, n), 4),
+        "/manage/thresholds/": (lambda n: _records("threshold", n), 5),
+        "/manage/lines/": (lambda n: _records("line", n), 5),
     }
-    region_query = 1 if users[name].region_id else 0
     for url, (make, queries) in expected.items():
         for rows in (2, 10):
             make(rows)
-            with django_assert_num_queries(queries + region_query):
+            with django_assert_num_queries(queries):
                 response = client.get(url)
             assert response.status_code == 200
 
@@ -625,7 +624,7 @@ def test_list_pages_take_the_same_queries_for_2_or_10_rows(
 def test_the_overview_takes_a_fixed_number_of_queries(client, users, django_assert_num_queries):
     _departments(users, 3)
     client = _as(client, users, "approver")
-    # Session, user, the user's region, five counts (departments, thresholds, lines, local
-    # rules, anti-poverty insurance), the session saved again.
-    with django_assert_num_queries(11):
+    # Session, user with region, five counts (departments, thresholds, lines, local rules,
+    # anti-poverty insurance); the session is not saved (config/sessions.py).
+    with django_assert_num_queries(7):
         assert client.get("/manage/").status_code == 200

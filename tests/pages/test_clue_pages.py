@@ -238,9 +238,10 @@ def _many_clues(medical, count, start):
     _push(medical, f"n{start}", rows)
 
 
-# Every page: the session, the user, the user's region (page header), and the session saved
-# (SESSION_SAVE_EVERY_REQUEST: an update in a savepoint, three statements).
-PER_REQUEST = 6
+# Every page: the session, and the user with the region its header names (one query).
+# The session is not saved: a request within a minute of the last write leaves it
+# (config/sessions.py).
+PER_REQUEST = 2
 # The filter's villages, the count, the page of clues, their evidence with each batch's
 # department, their applications.
 CLUE_LIST_QUERIES = PER_REQUEST + 5

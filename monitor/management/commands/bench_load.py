@@ -40,6 +40,7 @@ from django.utils import timezone
 from accounts.choices import Role
 from accounts.models import ApiToken, User
 from config.errors import DomainError
+from config.sessions import mark_active
 from households import pii
 from households.idnumber import check_character
 from households.models import Household, Member, Region
@@ -79,6 +80,8 @@ class Client:
     results: list = field(default_factory=list)
     warm_up_errors: list = field(default_factory=list)
     pushed: list = field(default_factory=list)
+    # The client's kept connection (a browser's or an HTTP library's keep-alive), or None.
+    connection: http.client.HTTPConnection | None = None
 
 
 class CasePool:
@@ -117,7 +120,13 @@ class Command(BaseCommand):
             "--gunicorn-workers",
             type=int,
             default=3,
-            help="gunicorn 同步 worker 数（同 Dockerfile）",
+            help="gunicorn worker 进程数（同 Dockerfile）",
+        )
+        parser.add_argument(
+            "--gunicorn-threads",
+            type=int,
+            default=None,
+            help="每个 worker 的线程数（大于 1 为 gthread worker；默认同步 worker，同 Dockerfile）",
         )
         parser.add_argument("--celery-concurrency", type=int, default=2)
         parser.add_argument(
@@ -156,6 +165,12 @@ class Command(BaseCommand):
                     *(sys.executable, "-m", "gunicorn", "config.wsgi:application"),
                     *("--bind", f"127.0.0.1:{port}", "--timeout", "60", "--backlog", "256"),
                     *("--workers", str(options["gunicorn_workers"])),
+                    # More than one thread: gunicorn's threaded workers (kept connections).
+                    *(
+                        ("--threads", str(options["gunicorn_threads"]))
+                        if options["gunicorn_threads"]
+                        else ()
+                    ),
                 ],
                 env,
                 folder / "gunicorn.log",
@@ -172,6 +187,12 @@ class Command(BaseCommand):
         ]
         try:
             _wait_http(port)
+            threaded = (options["gunicorn_threads"] or 1) > 1
+            workers = (
+                f"gthread worker（每个 {options['gunicorn_threads']} 线程）"
+                if threaded
+                else "同步 worker"
+            )
             self.stdout.write(
                 f"{len(clients)} 个客户端（村 {_count(clients, Role.VILLAGE_CADRE)}、"
                 f"乡镇 {_count(clients, Role.TOWNSHIP_REVIEWER)}、"
@@ -179,7 +200,7 @@ class Command(BaseCommand):
                 f"部门 {_count(clients, Role.DEPARTMENT)}），"
                 f"{options['minutes']:g} 分钟（另预热 {options['warmup']:g} 秒不计），"
                 f"间隔 {options['think']:g} 秒；"
-                f"gunicorn {options['gunicorn_workers']} 个同步 worker，"
+                f"gunicorn {options['gunicorn_workers']} 个{workers}，"
                 f"Celery {options['celery_concurrency']} 个进程；日志 {folder}"
             )
             # Warm-up first (processes importing, templates compiling), not measured.
@@ -322,15 +343,51 @@ def _wait_http(port: int) -> None:
     raise CommandError("gunicorn 未能启动")
 
 
-def _request(port: int, method: str, path: str, headers: dict, body: bytes | None = None):
-    # gunicorn's sync workers close every connection: one connection per request.
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
-    try:
-        conn.request(method, path, body=body, headers=headers)
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
+def _request(
+    port: int,
+    method: str,
+    path: str,
+    headers: dict,
+    body: bytes | None = None,
+    client: Client | None = None,
+):
+    """One request. A client keeps its connection between requests, as a browser does: sync
+    workers close it after each answer (a new one next time), threaded workers
+    (--gunicorn-threads) keep it, sparing this process, which shares the cores with the
+    server, a TCP set-up per request."""
+    if client is None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+    for attempt in (1, 2):
+        reused = client.connection is not None
+        if client.connection is None:
+            client.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+        conn = client.connection
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            content = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            client.connection = None
+            # A kept connection the server had closed while idle: the request never reached
+            # it, so it is sent again on a new one (once). Anything else is an error.
+            stale = isinstance(
+                exc, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+            )
+            if reused and stale and attempt == 1:
+                continue
+            raise
+        if response.will_close:
+            conn.close()
+            client.connection = None
+        return response.status, content
+    raise AssertionError("unreachable")
 
 
 def _wait_drained(run: str, timeout: float) -> float | None:
@@ -366,6 +423,8 @@ def _drive(
             client.warm_up_errors.append((kind, status, seconds, path))
         if think:
             time.sleep(client.rng.uniform(0.5, 1.5) * think)
+    if client.connection is not None:
+        client.connection.close()
 
 
 def _one(client: Client, kind: str, port: int, world, run: str):
@@ -389,6 +448,7 @@ def _one(client: Client, kind: str, port: int, world, run: str):
                 f"/api/cases/{case}/transitions/",
                 {**client.headers, "Content-Type": "application/json"},
                 body,
+                client,
             )
             world.pool.give(case, after if answer == 200 else status)
             return answer, kind, f"/api/cases/{case}/transitions/ {action}"
@@ -407,6 +467,7 @@ def _one(client: Client, kind: str, port: int, world, run: str):
             "/api/feeds/batches/",
             {**client.headers, "Content-Type": "application/json"},
             body,
+            client,
         )
         if answer == 202:
             client.pushed.append(json.loads(content)["id"])
@@ -415,7 +476,7 @@ def _one(client: Client, kind: str, port: int, world, run: str):
         path = f"/api/feeds/batches/{client.pushed[-1]}/" if client.pushed else client.reads[0]
     else:
         path = client.rng.choice(client.pages if kind == "page" else client.reads)
-    answer, _ = _request(port, "GET", path, client.headers)
+    answer, _ = _request(port, "GET", path, client.headers, client=client)
     return answer, kind, path
 
 
@@ -552,6 +613,7 @@ def _session(user: User) -> str:
     session[SESSION_KEY] = str(user.pk)
     session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    mark_active(session)  # as the sign-in does (config/sessions.py)
     if user.role in getattr(settings, "SECOND_FACTOR_ROLES", ()):
         from django_otp import DEVICE_ID_SESSION_KEY
         from django_otp.plugins.otp_totp.models import TOTPDevice
