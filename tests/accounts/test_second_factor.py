@@ -6,7 +6,6 @@ from base64 import b32decode
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import time_machine
 from django.test import Client
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -14,19 +13,6 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
-
-T0 = "2026-11-02 09:00:00 +0800"
-
-
-@pytest.fixture
-def required(settings):
-    settings.SECOND_FACTOR_REQUIRED = True
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(T0, tick=False) as traveller:
-        yield traveller
 
 
 def code_for(secret_b32: str, *, offset_steps: int = 0) -> str:

@@ -8,7 +8,6 @@ from base64 import b32decode
 from types import SimpleNamespace
 
 import pytest
-import time_machine
 from django.apps import apps
 from django.db import connection
 from django.test import Client
@@ -19,19 +18,6 @@ from accounts.models import AuditEvent, User
 from tests.accounts.test_second_factor import code_for, enrol, sign_in
 
 pytestmark = pytest.mark.django_db
-
-T0 = "2026-11-02 09:00:00 +0800"
-
-
-@pytest.fixture
-def required(settings):
-    settings.SECOND_FACTOR_REQUIRED = True
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(T0, tick=False) as traveller:
-        yield traveller
 
 
 def raw_keys(user) -> list[str]:
