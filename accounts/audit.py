@@ -88,7 +88,9 @@ def audit_record(
         object_label=object_label[:200],
         reason=reason[:300],
         detail=detail or {},
-        ip=client_ip(request),
+        # A service called inside a request without it (a key confirmed on a page, a round
+        # sent down) still records where the request came from.
+        ip=client_ip(request if request is not None else acting_now()[1]),
     )
 
 
