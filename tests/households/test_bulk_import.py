@@ -682,7 +682,8 @@ def test_the_collector_is_paused_only_while_a_piece_is_checked():
     job = staging.Job(b"a,b\n1,2\n", None, lines)
     unreadable = (0, (0, 1))  # a span: its layout is missing, so it cannot be read apart
     with staging.Runner(job, parallel=False) as runner:
-        assert list(runner.results([(0, [(1, ["x"])])]))[0][2] == (b"", None)
+        [result] = runner.results([(0, [(1, ["x"])])])
+        assert result[2] == (b"", None)
         assert gc.isenabled()
         with pytest.raises(AttributeError):
             list(runner.results([unreadable]))
