@@ -256,11 +256,12 @@ def staff_write(cursor, layout: Layout, rng: random.Random, joined: datetime) ->
             "phone_masked",
             "region_id",
             "password_changed_at",
+            "password_change_required",
         ),
         (
             (first + i, _unusable_password(rng), False, username, name, "", "", False, True, *rest)
             for i, (username, name, role, region) in enumerate(people)
-            for rest in [(when, str(role), "", region, when)]
+            for rest in [(when, str(role), "", region, when, False)]
         ),
     )
     layout.department_first = reserve_ids(cursor, "monitor_department", len(layout.departments))
