@@ -135,9 +135,8 @@ def bulk_import(
     def row_of(seq: int) -> int:
         return offsets[seq >> 32] + (seq & 0xFFFFFFFF)
 
-    extra = {"province_load": use_workers, "candidates": candidates}
-    if candidates is None:
-        extra = {}
+    # Only members have candidates (households find their repeats in the classification).
+    extra = {} if candidates is None else {"province_load": use_workers, "candidates": candidates}
     report = merge(columns=columns, scope_prefix=scope_prefix, row_of=row_of, clock=clock, **extra)
     clock.mark("errors")
     clock.log(kind, report.rows_total)

@@ -241,19 +241,9 @@ LEFT JOIN households_household h ON NOT s.err_early AND h.number = s.hh_number
 LEFT JOIN households_member m ON s.err_field IS NULL AND m.id_number_hash = s.id_hash
 """  # noqa: S608 - constant SQL
 
-# Rows that may be a duplicate ID number or a second head of their household in the file.
-_CONFLICTS = """
-SELECT seq, id_hash, household_id, is_head FROM registry_class_m
-WHERE outcome = 'ok' AND (
-    id_hash IN (SELECT id_hash FROM registry_class_m WHERE outcome = 'ok'
-                GROUP BY id_hash HAVING count(*) > 1)
-    OR (is_head AND household_id IN (SELECT household_id FROM registry_class_m
-                                     WHERE outcome = 'ok' AND is_head
-                                     GROUP BY household_id HAVING count(*) > 1)))
-ORDER BY seq
-"""
-# The same rows, among those the stage's pieces showed repeating (rows.RepeatCandidates): a
-# superset, found without grouping a million hashes.
+# Rows that may be a duplicate ID number or a second head of their household in the file:
+# those whose ID hash (by its first digits) or head's 户编号 the stage's pieces showed
+# repeating (rows.RepeatCandidates), a superset found without grouping a million hashes.
 _CANDIDATE_CONFLICTS = f"""
 SELECT seq, id_hash, household_id, is_head FROM registry_class_m
 WHERE outcome = 'ok' AND (left(id_hash, {ID_KEY_DIGITS}) = ANY(%s)
@@ -262,20 +252,17 @@ ORDER BY seq
 """  # noqa: S608 - constant SQL
 
 
-def _refuse_in_file_duplicates(cursor, candidates: RepeatCandidates | None) -> None:
+def _refuse_in_file_duplicates(cursor, candidates: RepeatCandidates) -> None:
     """The ORM path's walk (first_seen, head_row), over the few rows that can be caught."""
-    if candidates is None:
-        query, params = _CONFLICTS, None
-    elif not candidates.ids and not candidates.heads:
+    if not candidates.ids and not candidates.heads:
         return  # no ID hash and no household's head occurs twice in the file
-    else:
-        query, params = _CANDIDATE_CONFLICTS, [candidates.id_prefixes(), list(candidates.heads)]
+    params = [candidates.id_prefixes(), list(candidates.heads)]
     first_seen: dict[str, int] = {}
     head_row: dict[int, int] = {}
     refused: list[tuple[int, str, int]] = []
     with connection.connection.cursor(name="registry_conflicts") as conflicts:
         conflicts.itersize = 10000
-        conflicts.execute(query, params)
+        conflicts.execute(_CANDIDATE_CONFLICTS, params)
         for seq, id_hash, household_id, is_head in conflicts:
             if id_hash in first_seen:
                 refused.append((seq, "duplicate", first_seen[id_hash]))
@@ -306,12 +293,12 @@ def merge_members(
     scope_prefix: str | None,
     row_of: RowOf,
     clock: Clock,
+    candidates: RepeatCandidates,
     province_load: bool = False,
-    candidates: RepeatCandidates | None = None,
 ):
     """`province_load`: an operator's command, which may set the member table's indexes
     aside for a first load (set_aside.py). `candidates`: what the stage saw repeating in the
-    file; without it every row is searched."""
+    file."""
     report = ImportReport(kind=RegistryImport.Kind.MEMBERS)
     now = timezone.now()
     with connection.cursor() as cursor:
