@@ -5,11 +5,12 @@ from rest_framework.views import APIView
 
 from accounts.models import AuditEvent, User
 from accounts.permissions import IsAuditor
+from config.fields import ChoiceLabelField
 from config.filters import FilterSet, IsoDateTimeFilter
 
 
 class MeSerializer(serializers.ModelSerializer):
-    role_display = serializers.CharField(source="get_role_display")
+    role_display = ChoiceLabelField(source="get_role_display")
     region_name = serializers.CharField(source="region.name", default=None)
 
     class Meta:
@@ -32,7 +33,7 @@ class MeView(APIView):
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
-    action_display = serializers.CharField(source="get_action_display")
+    action_display = ChoiceLabelField(source="get_action_display")
 
     class Meta:
         model = AuditEvent

@@ -5,6 +5,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.fields import ChoiceLabelField
 from households.choices import LifeStatus, RegionLevel
 from households.models import (
     Household,
@@ -17,7 +18,7 @@ from households.models import (
 
 
 class RegionSerializer(serializers.ModelSerializer):
-    level_display = serializers.CharField(
+    level_display = ChoiceLabelField(
         source="get_level_display", read_only=True, help_text="级别名称"
     )
 
@@ -39,8 +40,8 @@ class MemberSerializer(serializers.ModelSerializer):
         write_only=True, required=False, allow_blank=True, max_length=30, help_text="联系电话"
     )
     age = serializers.SerializerMethodField(help_text="年龄（周岁）")
-    sex_display = serializers.CharField(source="get_sex_display", read_only=True, help_text="性别")
-    life_status_display = serializers.CharField(
+    sex_display = ChoiceLabelField(source="get_sex_display", read_only=True, help_text="性别")
+    life_status_display = ChoiceLabelField(
         source="get_life_status_display", read_only=True, help_text="成员状态：在册、死亡、户籍迁出"
     )
 
@@ -99,9 +100,9 @@ class HouseholdSerializer(serializers.ModelSerializer):
         slug_field="code", queryset=Region.objects.none(), help_text="所在村的12位区划代码"
     )
     village_name = serializers.CharField(source="village.name", read_only=True, help_text="村名")
-    kind_display = serializers.CharField(source="get_kind_display", read_only=True)
+    kind_display = ChoiceLabelField(source="get_kind_display", read_only=True)
     file_colour = serializers.CharField(read_only=True, help_text="档案颜色：green/blue/red")
-    file_colour_display = serializers.CharField(source="get_file_colour_display", read_only=True)
+    file_colour_display = ChoiceLabelField(source="get_file_colour_display", read_only=True)
     head_name = serializers.CharField(read_only=True, default=None, help_text="户主姓名")
     member_count = serializers.IntegerField(read_only=True, default=None, help_text="家庭人口")
 
@@ -289,7 +290,7 @@ class RegistryImportUploadSerializer(serializers.Serializer):
 
 
 class RegistryImportSerializer(serializers.ModelSerializer):
-    kind_display = serializers.CharField(source="get_kind_display", read_only=True)
+    kind_display = ChoiceLabelField(source="get_kind_display", read_only=True)
     imported_by = serializers.CharField(source="imported_by.username", default=None)
 
     class Meta:

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from config.fields import ChoiceLabelField
 from households.models import Member
 from interventions.models import AidPlan, MeasureCategory, MeasureRecord, PlannedMeasure
 
@@ -23,7 +24,7 @@ class MeasureRecordSerializer(serializers.ModelSerializer):
         queryset=Member.objects.none(),
         help_text="受益成员ID（须是本户成员）",
     )
-    status_display = serializers.CharField(source="get_status_display", read_only=True)
+    status_display = ChoiceLabelField(source="get_status_display", read_only=True)
     case = serializers.IntegerField(source="case_id", read_only=True)
 
     class Meta:

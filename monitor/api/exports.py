@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.permissions import ExportsWorkSheets
+from config.fields import ChoiceLabelField
 from config.parsers import SafeJSONParser
 from config.schema import ErrorSerializer
 from monitor.models import ExportJob
@@ -83,9 +84,9 @@ class ExportRequestSerializer(serializers.Serializer):
 class ExportJobSerializer(serializers.ModelSerializer):
     """一次导出：状态、进度与下载地址（完成后、过期前）。"""
 
-    kind_display = serializers.CharField(source="get_kind_display")
+    kind_display = ChoiceLabelField(source="get_kind_display")
     region_name = serializers.CharField(source="region.name")
-    state_display = serializers.CharField(source="get_state_display")
+    state_display = ChoiceLabelField(source="get_state_display")
     progress = serializers.SerializerMethodField(help_text="进度百分比（0–100）；总行数未知时为空")
     download_url = serializers.SerializerMethodField(
         help_text="下载地址：生成完成且未过期时给出，否则为空"

@@ -26,6 +26,7 @@ from accounts.permissions import (
 )
 from accounts.scope import region_prefix_of
 from config.errors import DomainError
+from config.fields import ChoiceLabelField
 from config.parsers import SafeJSONParser
 from config.schema import ErrorSerializer
 from config.uploads import require_length
@@ -76,7 +77,7 @@ CLUE_ERRORS = {
 
 class BatchSerializer(serializers.ModelSerializer):
     department = serializers.CharField(source="department.name", default=None)
-    status_display = serializers.CharField(source="get_status_display")
+    status_display = ChoiceLabelField(source="get_status_display")
 
     class Meta:
         model = WarningBatch
@@ -118,7 +119,7 @@ class BatchRowSerializer(serializers.ModelSerializer):
     # The department is a machine outside the case work: the 户编号 is all it needs to
     # reconcile its list; clue and case ids would map the county's work for it (issue 11).
 
-    outcome_display = serializers.CharField(source="get_outcome_display")
+    outcome_display = ChoiceLabelField(source="get_outcome_display")
     household_number = serializers.CharField(
         source="household.number",
         default=None,
@@ -269,7 +270,7 @@ class CaseWarningSerializer(EvidenceSerializer):
 class ApplicationSerializer(serializers.ModelSerializer):
     """农户自主申报的内容；证件号、手机号脱敏，入户联系时可申请查看完整号码（留痕）。"""
 
-    risk_label = serializers.CharField(source="get_risk_code_display")
+    risk_label = ChoiceLabelField(source="get_risk_code_display")
 
     class Meta:
         model = SelfApplication
@@ -289,9 +290,9 @@ class ApplicationSerializer(serializers.ModelSerializer):
 class ClueSerializer(serializers.ModelSerializer):
     household_number = serializers.CharField(source="household.number", default=None)
     village_name = serializers.CharField(source="village.name")
-    channel_display = serializers.CharField(source="get_channel_display")
-    status_display = serializers.CharField(source="get_status_display")
-    outcome_display = serializers.CharField(source="get_outcome_display")
+    channel_display = ChoiceLabelField(source="get_channel_display")
+    status_display = ChoiceLabelField(source="get_status_display")
+    outcome_display = ChoiceLabelField(source="get_outcome_display")
     evidence = EvidenceSerializer(many=True, read_only=True)
     applications = ApplicationSerializer(many=True, read_only=True)
     overdue = serializers.SerializerMethodField()
@@ -343,8 +344,8 @@ class ClueTransitionSerializer(serializers.ModelSerializer):
     actor_name = serializers.SerializerMethodField(
         help_text="办理人姓名；系统自动下发时为「系统（自动下发）」"
     )
-    from_status_display = serializers.CharField(source="get_from_status_display")
-    to_status_display = serializers.CharField(source="get_to_status_display")
+    from_status_display = ChoiceLabelField(source="get_from_status_display")
+    to_status_display = ChoiceLabelField(source="get_to_status_display")
 
     class Meta:
         model = ClueTransition

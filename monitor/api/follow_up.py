@@ -12,6 +12,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, viewsets
 
 from accounts.permissions import PeopleDataAccess
+from config.fields import ChoiceLabelField
 from monitor.follow_up import Quarter, follow_ups_for, next_due
 from monitor.models import Case, MonthlyVisit
 
@@ -24,8 +25,8 @@ class FollowUpSerializer(serializers.ModelSerializer):
     village = serializers.CharField(source="household.village_id")
     village_name = serializers.CharField(source="household.village.name")
     head_name = serializers.CharField(default=None, help_text="户主姓名")
-    category_display = serializers.CharField(source="get_category_display")
-    clearance_kind_display = serializers.CharField(source="get_clearance_kind_display")
+    category_display = ChoiceLabelField(source="get_category_display")
+    clearance_kind_display = ChoiceLabelField(source="get_clearance_kind_display")
     last_follow_up_on = serializers.DateField(
         default=None, help_text="最近一次消除后跟踪走访日期（无则为空）"
     )
@@ -81,7 +82,7 @@ class FollowUpSerializer(serializers.ModelSerializer):
 class FollowUpVisitSerializer(serializers.ModelSerializer):
     """消除后跟踪走访（每季度至少一次）。"""
 
-    kind_display = serializers.CharField(source="get_kind_display", read_only=True)
+    kind_display = ChoiceLabelField(source="get_kind_display", read_only=True)
     recorded_by = serializers.CharField(source="recorded_by.username", read_only=True, default=None)
 
     class Meta:

@@ -2,6 +2,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.fields import ChoiceLabelField
 from households.models import Household
 from monitor.choices import (
     RISK_TYPE_LABELS,
@@ -33,7 +34,7 @@ from monitor.workflow import ACTION_CHOICES, allowed_actions
 
 
 class DeadlineSerializer(serializers.ModelSerializer):
-    step_display = serializers.CharField(source="get_step_display", read_only=True)
+    step_display = ChoiceLabelField(source="get_step_display", read_only=True)
     overdue = serializers.SerializerMethodField(help_text="是否已超期未办结")
 
     class Meta:
@@ -66,12 +67,10 @@ class CaseSerializer(serializers.ModelSerializer):
     village = serializers.CharField(source="household.village_id", read_only=True)
     village_name = serializers.CharField(source="household.village.name", read_only=True)
     head_name = serializers.CharField(read_only=True, default=None, help_text="户主姓名")
-    category_display = serializers.CharField(source="get_category_display", read_only=True)
-    channel_display = serializers.CharField(source="get_channel_display", read_only=True)
-    status_display = serializers.CharField(source="get_status_display", read_only=True)
-    clearance_kind_display = serializers.CharField(
-        source="get_clearance_kind_display", read_only=True
-    )
+    category_display = ChoiceLabelField(source="get_category_display", read_only=True)
+    channel_display = ChoiceLabelField(source="get_channel_display", read_only=True)
+    status_display = ChoiceLabelField(source="get_status_display", read_only=True)
+    clearance_kind_display = ChoiceLabelField(source="get_clearance_kind_display", read_only=True)
     risk_codes = serializers.ListField(
         child=serializers.ChoiceField(choices=RISK_TYPES),
         min_length=1,
@@ -85,7 +84,7 @@ class CaseSerializer(serializers.ModelSerializer):
         allow_blank=True,
         help_text="主要风险：须是 risk_codes 之一；不填则为第一项",
     )
-    main_risk_display = serializers.CharField(source="get_main_risk_display", read_only=True)
+    main_risk_display = ChoiceLabelField(source="get_main_risk_display", read_only=True)
     spot_check_drawn_at = serializers.DateTimeField(
         read_only=True, help_text="县级抽查抽中时间（抽中的案例审定前须有县级入户核实）"
     )
@@ -192,7 +191,7 @@ class AnnouncementSerializer(serializers.ModelSerializer):
     case = serializers.IntegerField(source="case_id", read_only=True)
     household_number = serializers.CharField(source="case.household.number", read_only=True)
     village_name = serializers.CharField(source="case.household.village.name", read_only=True)
-    stage_display = serializers.CharField(source="get_stage_display", read_only=True)
+    stage_display = ChoiceLabelField(source="get_stage_display", read_only=True)
     announced_by = serializers.CharField(source="announced_by.username", read_only=True)
 
     class Meta:
@@ -212,7 +211,7 @@ class AnnouncementSerializer(serializers.ModelSerializer):
 
 
 class _CaseAnnouncementSerializer(serializers.ModelSerializer):
-    stage_display = serializers.CharField(source="get_stage_display", read_only=True)
+    stage_display = ChoiceLabelField(source="get_stage_display", read_only=True)
 
     class Meta:
         model = Announcement
@@ -283,8 +282,8 @@ class TransitionRequestSerializer(serializers.Serializer):
 class CaseTransitionSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor.username")
     actor_name = serializers.CharField(source="actor.first_name")
-    from_status_display = serializers.CharField(source="get_from_status_display")
-    to_status_display = serializers.CharField(source="get_to_status_display")
+    from_status_display = ChoiceLabelField(source="get_from_status_display")
+    to_status_display = ChoiceLabelField(source="get_to_status_display")
 
     class Meta:
         model = CaseTransition
@@ -317,7 +316,7 @@ class HomeVisitSerializer(_EvidenceSerializer):
     """入户核实。村干部登记村级入户；乡镇审核人、县级审定人登记乡镇/县级入户核实（level 由
     登记人角色决定）：村级已上报、乡镇已审核时 stage 为 identification，纳入监测后为 clearance。"""
 
-    level_display = serializers.CharField(source="get_level_display", read_only=True)
+    level_display = ChoiceLabelField(source="get_level_display", read_only=True)
 
     class Meta:
         model = HomeVisit
@@ -436,7 +435,7 @@ class PublicNoticeSerializer(_EvidenceSerializer):
 class MonthlyVisitSerializer(serializers.ModelSerializer):
     recorded_by = serializers.CharField(source="recorded_by.username", read_only=True, default=None)
     # A cleared case's list also holds its follow-up visits (消除后跟踪走访), told apart here.
-    kind_display = serializers.CharField(source="get_kind_display", read_only=True)
+    kind_display = ChoiceLabelField(source="get_kind_display", read_only=True)
 
     class Meta:
         model = MonthlyVisit
@@ -460,14 +459,14 @@ class NoticeListRowSerializer(serializers.Serializer):
 
     head_name = serializers.CharField()
     village_name = serializers.CharField(source="household.village.name")
-    category_display = serializers.CharField(source="get_category_display")
+    category_display = ChoiceLabelField(source="get_category_display")
     notice_stage = serializers.CharField()
     notice_start = serializers.DateField()
     notice_end = serializers.DateField()
 
 
 class NotificationSerializer(serializers.ModelSerializer):
-    kind_display = serializers.CharField(source="get_kind_display")
+    kind_display = ChoiceLabelField(source="get_kind_display")
 
     class Meta:
         model = Notification
@@ -478,7 +477,7 @@ class OverdueItemSerializer(serializers.ModelSerializer):
     case = serializers.IntegerField(source="case_id")
     household_number = serializers.CharField(source="case.household.number")
     village_name = serializers.CharField(source="case.household.village.name")
-    step_display = serializers.CharField(source="get_step_display")
+    step_display = ChoiceLabelField(source="get_step_display")
 
     class Meta:
         model = Deadline
@@ -497,9 +496,9 @@ class CaseAdjustmentSerializer(serializers.ModelSerializer):
     """动态调整：调整前（before）与调整后（category、risk_codes、main_risk）、提出人与时间、理由，
     乡镇确认结果。"""
 
-    status_display = serializers.CharField(source="get_status_display", read_only=True)
-    category_display = serializers.CharField(source="get_category_display", read_only=True)
-    main_risk_display = serializers.CharField(source="get_main_risk_display", read_only=True)
+    status_display = ChoiceLabelField(source="get_status_display", read_only=True)
+    category_display = ChoiceLabelField(source="get_category_display", read_only=True)
+    main_risk_display = ChoiceLabelField(source="get_main_risk_display", read_only=True)
     before_text = serializers.SerializerMethodField(help_text="调整前：类别；风险类型（主要风险）")
     after_text = serializers.SerializerMethodField(help_text="调整后：类别；风险类型（主要风险）")
     proposed_by = serializers.CharField(source="proposed_by.username", read_only=True)

@@ -12,6 +12,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
@@ -45,6 +46,7 @@ from monitor.feeds.selectors import case_warnings
 from monitor.filters import CaseFilter
 from monitor.follow_up import FOLLOW_UP_VISIT, follow_up_visit_record, follow_up_visits_of
 from monitor.identification import OFFICIAL_VISIT
+from monitor.models import Case
 from monitor.selectors import (
     cases_for,
     notice_list,
@@ -248,15 +250,28 @@ class CaseViewSet(
     )
     @action(detail=True, methods=["get", "post"], **PLAIN_LIST)
     def transitions(self, request, pk=None):
-        case = self.get_object()
         if request.method == "GET":
-            rows = case.transitions.select_related("actor")
+            rows = self.get_object().transitions.select_related("actor")
             return Response(CaseTransitionSerializer(rows, many=True).data)
+        case = self._case_to_step()
         payload = TransitionRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         case_transition(case_id=case.pk, by=request.user, **payload.validated_data)
         fresh = self.get_queryset().get(pk=case.pk)
         return Response(self.get_serializer(fresh).data)
+
+    def _case_to_step(self) -> Case:
+        """The case a step is asked for, read bare: the policy asked here needs its state and
+        household only, and the step's service locks and reads it again. (The list's
+        queryset would read its risks, deadlines, head and proposals twice, for nothing —
+        a quarter of a step's time.) Same scope, same 404, same policy as get_object."""
+        case = get_object_or_404(
+            Case.objects.visible_to(self.request.user).select_related("household"),
+            pk=self.kwargs["pk"],
+        )
+        self.check_object_permissions(self.request, case)
+        self.check_policy(self.request, case)
+        return case
 
     home_visits = _evidence_action(
         "home_visits", HomeVisitSerializer, services.home_visit_record, "homevisits", "入户核实"
