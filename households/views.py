@@ -81,6 +81,11 @@ def _household(user, pk: int) -> Household:
     return get_object_or_404(households_for(user).select_related("village__parent"), pk=pk)
 
 
+# The household page's timeline: the newest events, the rest one click away. A household on
+# every month's department list gathers hundreds of warning rows.
+TIMELINE_SHOWN = 50
+
+
 @people_page
 def household_page(request, pk: int):
     household = _household(request.user, pk)
@@ -104,12 +109,21 @@ def household_page(request, pk: int):
         MonthlyVisit.objects.filter(case__household=household).order_by("-visited_on")
     )
     insurance = household_insurance(household)
+    # The newest events, one more to know whether there are others; ?timeline=all for all.
+    whole_timeline = request.GET.get("timeline") == "all"
+    shown = None if whole_timeline else TIMELINE_SHOWN
     timeline = household_timeline(
         household,
         cases=cases,
         home_visits=home_visits,
         monthly_visits=monthly_visits,
         measures=measures,
+        latest=None if shown is None else shown + 1,
+    )
+    timeline = sorted(
+        timeline + insurance_timeline(household, insurance),
+        key=lambda event: event["when"],
+        reverse=True,
     )
     context = {
         "household": household,
@@ -121,11 +135,9 @@ def household_page(request, pk: int):
         "home_visits": home_visits,
         "monthly_visits": monthly_visits,
         # A paid 防贫保险 claim (and the enrolment and claim before it) on the one timeline.
-        "timeline": sorted(
-            timeline + insurance_timeline(household, insurance),
-            key=lambda event: event["when"],
-            reverse=True,
-        ),
+        "timeline": timeline if shown is None else timeline[:shown],
+        "timeline_cut": shown is not None and len(timeline) > shown,
+        "timeline_shown": shown,
         "can_file": open_case is None and policy.allows(request.user, "case.file", household),
         "can_reveal": policy.allows(request.user, "member.reveal"),
         "reveal_form": RevealForm(),

@@ -103,14 +103,17 @@ def notice_list(user, start: date, end: date):
 
 
 def household_timeline(
-    household, *, cases=None, home_visits=None, monthly_visits=None, measures=None
+    household, *, cases=None, home_visits=None, monthly_visits=None, measures=None, latest=None
 ) -> list[dict]:
     """Everything that happened to one household, newest first: department warnings and
     screening hits, clues and their outcomes, every workflow step of its cases, evidence,
     monthly visits and aid measures. A fixed number of queries, whatever the history.
 
     The household page passes the cases, visits and measures it has read already (lists),
-    so they are not read twice."""
+    so they are not read twice. With `latest`, only the newest `latest` events: the two
+    kinds that grow without end — department warnings (a household on every month's list)
+    and steps (a case sent back and forth) — are read newest first and cut at `latest`
+    each, which leaves the newest `latest` of the whole unchanged."""
 
     events: list[dict] = []
 
@@ -130,6 +133,8 @@ def household_timeline(
             "batch__department__name",
         )
     )
+    if latest is not None:
+        rows = rows.order_by("-batch__received_at", "-id")[:latest]
     for row in rows:
         source = row.batch.department.name if row.batch.department else "数据筛查"
         amount = f"，金额 {row.amount:,.2f} 元" if row.amount is not None else ""
@@ -169,6 +174,8 @@ def household_timeline(
         # A case walked back and forth has many steps: only what the line shows.
         .only("action", "at", "comment", "case_id", "actor__first_name", "actor__username")
     )
+    if latest is not None:
+        steps = steps.order_by("-at", "-id")[:latest]
     for step in steps:
         label = STEP_BY_ACTION[step.action].label if step.action in STEP_BY_ACTION else step.action
         who = step.actor.first_name or step.actor.username
@@ -215,7 +222,7 @@ def household_timeline(
             case_id=measure.case_id,
         )
     events.sort(key=lambda event: event["when"], reverse=True)
-    return events
+    return events if latest is None else events[:latest]
 
 
 def region_counts(user, today: date) -> dict:

@@ -40,6 +40,7 @@ from monitor.feeds.dispatch import round_dispatch, round_source
 from monitor.feeds.intake import receive_file, receive_json
 from monitor.feeds.screening import screening_run
 from monitor.feeds.selectors import (
+    LISTED_EVIDENCE,
     clues_for,
     covering_prefixes,
     finding_label,
@@ -293,7 +294,8 @@ class ClueSerializer(serializers.ModelSerializer):
     channel_display = ChoiceLabelField(source="get_channel_display")
     status_display = ChoiceLabelField(source="get_status_display")
     outcome_display = ChoiceLabelField(source="get_outcome_display")
-    evidence = EvidenceSerializer(many=True, read_only=True)
+    evidence = EvidenceSerializer(many=True, read_only=True, help_text="预警证据（全部名单行）")
+    evidence_count = serializers.IntegerField(read_only=True, help_text="预警证据行数")
     applications = ApplicationSerializer(many=True, read_only=True)
     overdue = serializers.SerializerMethodField()
     relapse_risk = serializers.SerializerMethodField(
@@ -323,6 +325,7 @@ class ClueSerializer(serializers.ModelSerializer):
             "case",
             "relapse_of",
             "relapse_risk",
+            "evidence_count",
             "evidence",
         ]
 
@@ -333,6 +336,20 @@ class ClueSerializer(serializers.ModelSerializer):
 
     def get_relapse_risk(self, clue) -> str:
         return "返贫风险" if clue.relapse_of_id else ""
+
+
+class ClueListSerializer(ClueSerializer):
+    """A clue in a list: its latest evidence rows only (at most LISTED_EVIDENCE, in list
+    order), `evidence_count` telling how many there are; `/api/clues/{id}/` has them all."""
+
+    evidence = serializers.SerializerMethodField(
+        help_text=f"最近的预警证据（至多 {LISTED_EVIDENCE} 行，按名单顺序；全部见线索详情）"
+    )
+
+    @extend_schema_field(EvidenceSerializer(many=True))
+    def get_evidence(self, clue) -> list:
+        # Read newest first (monitor.feeds.selectors.clues_for), shown in list order.
+        return EvidenceSerializer(reversed(clue.latest_evidence), many=True).data
 
 
 SYSTEM_ACTOR = "系统（自动下发）"
@@ -431,8 +448,13 @@ class ClueViewSet(PolicyFirst, viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         # The pages' selector: evidence (each batch's department, never its stored upload)
-        # and self-applications prefetched, so a page of clues is four queries however long.
-        return clues_for(self.request.user).order_by("due_on", "id")
+        # and self-applications prefetched, so a page of clues is four queries however long;
+        # a list reads each clue's latest evidence only.
+        limit = LISTED_EVIDENCE if self.action == "list" else None
+        return clues_for(self.request.user, evidence_limit=limit).order_by("due_on", "id")
+
+    def get_serializer_class(self):
+        return ClueListSerializer if self.action == "list" else ClueSerializer
 
     @extend_schema(
         summary="村级核实反馈",

@@ -253,6 +253,9 @@ def _step_forms(case, user, today, bound: dict, kind: str | None = None):
     return steps
 
 
+CASE_WARNINGS_SHOWN = 20
+
+
 def _case_context(request, case, bound=None):
     bound = bound or {}
     today = timezone.localdate()
@@ -271,8 +274,16 @@ def _case_context(request, case, bound=None):
             else None
         ),
     }
-    # 部门预警信息: department list rows that hit the household while the case was open.
-    context["warnings"] = list(case_warnings(case))
+    # 部门预警信息: department list rows that hit the household while the case was open —
+    # the newest CASE_WARNINGS_SHOWN (one more read, to know whether there are others),
+    # all with ?warnings=all: a household on every month's list gathers them without end.
+    every_warning = request.GET.get("warnings") == "all"
+    warnings = list(
+        case_warnings(case) if every_warning else case_warnings(case)[: CASE_WARNINGS_SHOWN + 1]
+    )
+    context["warnings_cut"] = len(warnings) > CASE_WARNINGS_SHOWN and not every_warning
+    context["warnings"] = warnings[:CASE_WARNINGS_SHOWN] if context["warnings_cut"] else warnings
+    context["warnings_shown"] = CASE_WARNINGS_SHOWN
     context.update(identification_context(user, case, bound))
     context.update(follow_up_context(case, user, bound))
     context.update(adjustment_context(request, case, bound))

@@ -10,6 +10,7 @@ from accounts.choices import Role
 from accounts.models import User
 from monitor.feeds.intake import receive_json
 from monitor.feeds.matching import process_batch
+from monitor.feeds.selectors import LISTED_EVIDENCE
 from monitor.models import Clue, Department
 from monitor.models.feeds import DepartmentKind
 from tests.conftest import COUNTY, VILLAGE_A
@@ -84,3 +85,35 @@ def test_the_evidence_never_loads_the_stored_upload(users):
     with CaptureQueriesContext(connection) as captured:
         client.get("/api/clues/")
     assert not any("payload" in query["sql"] for query in captured.captured_queries)
+
+
+def test_a_list_carries_the_latest_evidence_and_the_count_the_clue_all(users):
+    """A clue hit by list after list gathers evidence without end: the list carries its
+    latest LISTED_EVIDENCE rows in list order and the count, the clue itself every row."""
+    account = User.objects.create_user(username="dept_many", password="x", role=Role.DEPARTMENT)
+    department = Department.objects.create(
+        name="县民政局", kind=DepartmentKind.CIVIL_AFFAIRS, region_id=COUNTY, account=account
+    )
+    number = make_id_number(sequence=700)
+    MemberFactory(
+        household=HouseholdFactory(village_id=VILLAGE_A), relation="head", id_number=number
+    )
+    total = LISTED_EVIDENCE + 5
+    rows = [{"姓名": "户主", "身份证号": number, "预警类型": f"指标{n:02d}"} for n in range(total)]
+    received = receive_json(department=department, batch_key="many", rows=rows)
+    assert process_batch(received.batch.pk) == "done"
+    clue = Clue.objects.get(source_batch=received.batch)
+
+    count, body = _list_queries(users["reviewer_1"])
+    assert count == LIST_QUERIES
+    [listed] = body["results"]
+    assert listed["evidence_count"] == total
+    assert [row["indicator"] for row in listed["evidence"]] == [
+        f"指标{n:02d}" for n in range(total - LISTED_EVIDENCE, total)
+    ]
+
+    client = APIClient()
+    client.force_authenticate(users["reviewer_1"])
+    whole = client.get(f"/api/clues/{clue.pk}/").json()
+    assert whole["evidence_count"] == total
+    assert [row["indicator"] for row in whole["evidence"]] == [f"指标{n:02d}" for n in range(total)]

@@ -34,6 +34,7 @@ from monitor.models import (
     WarningBatch,
 )
 from monitor.models.feeds import DepartmentKind
+from monitor.pages.cases import CASE_WARNINGS_SHOWN
 from tests.conftest import (
     COUNTY,
     OTHER_COUNTY,
@@ -474,6 +475,35 @@ def test_a_hit_on_a_monitored_household_tells_its_village_once_and_joins_the_cas
     text = page.get(f"/cases/{case.pk}/").content.decode()
     assert "部门预警信息" in text and "县医院住院" in text and "42,000.00 元" in text
     assert homes["a"][1] not in text
+
+
+def test_the_case_page_shows_the_newest_warnings_and_a_link_to_all(department, homes, users, api):
+    """A household on list after list: the case page shows the newest CASE_WARNINGS_SHOWN
+    rows and a link to all of them; the API's warnings endpoint has every row."""
+    case = Case.objects.create(
+        household=homes["a"][0],
+        category="marginal",
+        channel="cadre_screening",
+        found_on=TODAY - timedelta(days=60),
+        status=Status.MONITORING,
+    )
+    for batch in (1, 2):
+        rows = [
+            {"姓名": "王大山", "身份证号": homes["a"][1], "预警类型": f"批{batch}指标{n:02d}"}
+            for n in range(15)
+        ]
+        _push(department, f"many-{batch}", rows)
+    assert len(api("cadre_a").get(f"/api/cases/{case.pk}/warnings/").json()) == 30
+    page = Client()
+    page.force_login(users["cadre_a"])
+    text = page.get(f"/cases/{case.pk}/").content.decode()
+    section = text.split('id="warnings"', 1)[1].split("</section>", 1)[0]
+    assert section.count("<tr><td>") == CASE_WARNINGS_SHOWN
+    assert section.count("批2") == 15 and section.count("批1") == CASE_WARNINGS_SHOWN - 15
+    assert "?warnings=all" in section
+    whole = page.get(f"/cases/{case.pk}/?warnings=all").content.decode()
+    section = whole.split('id="warnings"', 1)[1].split("</section>", 1)[0]
+    assert section.count("<tr><td>") == 30 and "?warnings=all" not in section
 
 
 # --- a hit in the follow-up period after clearance: 返贫风险 ------------------------------------
