@@ -26,13 +26,15 @@ INDEX_BUILD_MEMORY = "512MB"
 def worth_it(table: str, new_rows: int) -> bool:
     if new_rows < MIN_NEW_ROWS:
         return False
+    # Counted, up to one more than the new rows (the planner's estimate, pg_class.reltuples,
+    # is written in place by ANALYZE and outlives a rolled-back load, so it can be off by
+    # the whole table either way). An empty table answers at once; the most it reads is the
+    # new rows' number of stored ones.
+    rows = f"SELECT 1 FROM {connection.ops.quote_name(table)} LIMIT %s"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [table])
-        estimate = cursor.fetchone()[0]
-        if estimate < 0:  # never analysed: count
-            cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(table)}")  # noqa: S608
-            estimate = cursor.fetchone()[0]
-    return new_rows >= estimate
+        cursor.execute(f"SELECT count(*) FROM ({rows}) AS stored", [new_rows + 1])  # noqa: S608
+        stored = cursor.fetchone()[0]
+    return new_rows >= stored
 
 
 def _definitions(cursor, table: str) -> tuple[list[tuple[str, str]], list[str]]:
