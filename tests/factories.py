@@ -69,3 +69,36 @@ class MemberFactory(factory.django.DjangoModelFactory):
     )
     phone_hash = factory.LazyAttribute(lambda o: pii.phone_hash(o.phone) if o.phone else "")
     phone_masked = factory.LazyAttribute(lambda o: mask_phone(o.phone) if o.phone else "")
+
+
+def household_on_many_lists(*, village: str, county: str, lists: int, rows: int, sequence: int):
+    """A household whose head is named on `lists` department lists of `rows` rows each
+    (indicators "第<n>批指标<m>", all different), every list matched: the warnings a household
+    on list after list gathers."""
+    from accounts.choices import Role
+    from accounts.models import User
+    from monitor.feeds.intake import receive_json
+    from monitor.feeds.matching import process_batch
+    from monitor.models import Department
+    from monitor.models.feeds import DepartmentKind
+
+    account = User.objects.create_user(
+        username=f"dept_lists_{sequence}", password="x", role=Role.DEPARTMENT
+    )
+    department = Department.objects.create(
+        name="县医保局", kind=DepartmentKind.MEDICAL_INSURANCE, region_id=county, account=account
+    )
+    household = HouseholdFactory(village_id=village)
+    number = make_id_number(sequence=sequence)
+    MemberFactory(household=household, relation="head", id_number=number)
+    for batch in range(1, lists + 1):
+        listed = [
+            {"姓名": "户主", "身份证号": number, "预警类型": f"第{batch}批指标{n:02d}"}
+            for n in range(rows)
+        ]
+        received = receive_json(department=department, batch_key=f"lists{batch}", rows=listed)
+        # With committed rows the push's own queued matching may have run it already.
+        process_batch(received.batch.pk)
+        received.batch.refresh_from_db()
+        assert received.batch.status == "done"
+    return household

@@ -391,13 +391,7 @@ def test_every_clue_step_writes_its_transition(listed, users, api):
 
 def test_the_receipt_shows_the_villages_finding_per_row(county_department, homes, users, settings):
     _auto(settings)
-    monitored = Case.objects.create(
-        household=homes["c"][0],
-        category="marginal",
-        channel="cadre_screening",
-        found_on=TODAY - timedelta(days=60),
-        status=Status.MONITORING,
-    )
+    monitored = _monitored_case(homes["c"][0])
     batch = _push(county_department, "finding", _rows(homes, keys=("a", "b", "c")))
     clues = {key: Clue.objects.get(household=homes[key][0]) for key in ("a", "b")}
     clue_verify(clue_id=clues["a"].pk, by=users["cadre_a"], outcome="unverifiable", note="外出")
@@ -431,19 +425,23 @@ def test_the_receipt_shows_the_villages_finding_per_row(county_department, homes
     assert "村级核实结果" in text and "无法核实" in text and "已是监测对象" in text
 
 
+def _monitored_case(household) -> Case:
+    return Case.objects.create(
+        household=household,
+        category="marginal",
+        channel="cadre_screening",
+        found_on=TODAY - timedelta(days=60),
+        status=Status.MONITORING,
+    )
+
+
 # --- a hit on a household in monitoring -----------------------------------------------------
 
 
 def test_a_hit_on_a_monitored_household_tells_its_village_once_and_joins_the_case(
     department, homes, users, api
 ):
-    case = Case.objects.create(
-        household=homes["a"][0],
-        category="marginal",
-        channel="cadre_screening",
-        found_on=TODAY - timedelta(days=60),
-        status=Status.MONITORING,
-    )
+    case = _monitored_case(homes["a"][0])
     rows = [
         {"姓名": "王大山", "身份证号": homes["a"][1], "预警类型": "高额医疗自付", "金额": "42000"},
         {"姓名": "王大山", "身份证号": homes["a"][1], "预警类型": "住院", "说明": "县医院住院"},
@@ -480,13 +478,7 @@ def test_a_hit_on_a_monitored_household_tells_its_village_once_and_joins_the_cas
 def test_the_case_page_shows_the_newest_warnings_and_a_link_to_all(department, homes, users, api):
     """A household on list after list: the case page shows the newest CASE_WARNINGS_SHOWN
     rows and a link to all of them; the API's warnings endpoint has every row."""
-    case = Case.objects.create(
-        household=homes["a"][0],
-        category="marginal",
-        channel="cadre_screening",
-        found_on=TODAY - timedelta(days=60),
-        status=Status.MONITORING,
-    )
+    case = _monitored_case(homes["a"][0])
     for batch in (1, 2):
         rows = [
             {"姓名": "王大山", "身份证号": homes["a"][1], "预警类型": f"批{batch}指标{n:02d}"}

@@ -5,15 +5,14 @@ import re
 
 import pytest
 
-from accounts.choices import Role
-from accounts.models import User
 from households.views import TIMELINE_SHOWN
-from monitor.feeds.intake import receive_json
-from monitor.feeds.matching import process_batch
-from monitor.models import Department
-from monitor.models.feeds import DepartmentKind
 from tests.conftest import COUNTY, VILLAGE_A
-from tests.factories import HouseholdFactory, MemberFactory, make_id_number
+from tests.factories import (
+    HouseholdFactory,
+    MemberFactory,
+    household_on_many_lists,
+    make_id_number,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -27,21 +26,9 @@ def _timeline(html: str) -> list[str]:
 
 @pytest.fixture
 def household():
-    account = User.objects.create_user(username="dept_tl", password="x", role=Role.DEPARTMENT)
-    department = Department.objects.create(
-        name="县医保局", kind=DepartmentKind.MEDICAL_INSURANCE, region_id=COUNTY, account=account
+    return household_on_many_lists(
+        village=VILLAGE_A, county=COUNTY, lists=BATCHES, rows=ROWS, sequence=811
     )
-    household = HouseholdFactory(village_id=VILLAGE_A)
-    number = make_id_number(sequence=811)
-    MemberFactory(household=household, relation="head", id_number=number)
-    for batch in range(1, BATCHES + 1):
-        rows = [
-            {"姓名": "户主", "身份证号": number, "预警类型": f"批{batch}指标{n:02d}"}
-            for n in range(ROWS)
-        ]
-        received = receive_json(department=department, batch_key=f"tl{batch}", rows=rows)
-        assert process_batch(received.batch.pk) == "done"
-    return household
 
 
 def test_the_newest_events_and_a_link_to_all(client, users, household):
@@ -53,10 +40,10 @@ def test_the_newest_events_and_a_link_to_all(client, users, household):
     assert len(shown) == TIMELINE_SHOWN
     # Newest first: the last two lists whole, the clue the first list raised (after it
     # arrived), then part of the first list.
-    assert sum("批3" in line for line in shown) == ROWS
-    assert sum("批2" in line for line in shown) == ROWS
+    assert sum("第3批" in line for line in shown) == ROWS
+    assert sum("第2批" in line for line in shown) == ROWS
     assert sum("生成预警线索" in line for line in shown) == 1
-    assert sum("批1" in line for line in shown) == TIMELINE_SHOWN - 2 * ROWS - 1
+    assert sum("第1批" in line for line in shown) == TIMELINE_SHOWN - 2 * ROWS - 1
     assert f"仅显示最近 {TIMELINE_SHOWN} 条" in html and "?timeline=all" in html
 
     whole = client.get(f"/households/{household.pk}/?timeline=all").content.decode()
