@@ -13,6 +13,16 @@ from accounts.policy import PolicyDenied
 from config.errors import DomainError
 
 
+def newest(rows, shown: int, every: bool) -> tuple[list, bool]:
+    """A page's list that grows without end (warnings, a timeline): its first `shown` rows,
+    newest first already, and whether others were left out — or all of them when `every`
+    (the page's "显示全部" link). A queryset is read for one row more than shown."""
+    if every:
+        return list(rows), False
+    first = list(rows[: shown + 1])
+    return first[:shown], len(first) > shown
+
+
 def people_page(view):
     """Signed in, and a role that works on people's data in a region (else 403)."""
 

@@ -60,7 +60,9 @@ class IdleTimeoutMiddleware:
         if found and not is_background(request):
             now = int(time.time())
             last = session.get(TOUCHED_KEY)
-            stale = not isinstance(last, int) or not 0 <= now - last < _touch_seconds()
+            stale = (
+                not isinstance(last, int) or not 0 <= now - last < settings.SESSION_TOUCH_SECONDS
+            )
             # A session saved anyway (new key at sign-in, data changed) records the time too.
             if stale or session.modified:
                 mark_active(session, now)
@@ -72,10 +74,6 @@ def _signed_out_htmx(request, response) -> bool:
         return False
     login = resolve_url(settings.LOGIN_URL)
     return urlsplit(response.get("Location", "")).path == login
-
-
-def _touch_seconds() -> int:
-    return settings.SESSION_TOUCH_SECONDS
 
 
 def on_sign_in(sender, request, user, **kwargs):

@@ -17,7 +17,7 @@ from django.views.generic import ListView
 
 from accounts import policy
 from accounts.scope import region_prefix_of
-from config.pages import call_service, is_htmx, people_page, people_page_for
+from config.pages import call_service, is_htmx, newest, people_page, people_page_for
 from config.ratelimit import allow
 from households.importing import registry_import_upload
 from households.models import Household, IncomeRecord, Member, RegistryImport
@@ -109,21 +109,24 @@ def household_page(request, pk: int):
         MonthlyVisit.objects.filter(case__household=household).order_by("-visited_on")
     )
     insurance = household_insurance(household)
-    # The newest events, one more to know whether there are others; ?timeline=all for all.
+    # The newest events (one more, to know whether there are others); ?timeline=all for all.
     whole_timeline = request.GET.get("timeline") == "all"
-    shown = None if whole_timeline else TIMELINE_SHOWN
-    timeline = household_timeline(
-        household,
-        cases=cases,
-        home_visits=home_visits,
-        monthly_visits=monthly_visits,
-        measures=measures,
-        latest=None if shown is None else shown + 1,
-    )
-    timeline = sorted(
-        timeline + insurance_timeline(household, insurance),
-        key=lambda event: event["when"],
-        reverse=True,
+    timeline, timeline_cut = newest(
+        sorted(
+            household_timeline(
+                household,
+                cases=cases,
+                home_visits=home_visits,
+                monthly_visits=monthly_visits,
+                measures=measures,
+                latest=None if whole_timeline else TIMELINE_SHOWN + 1,
+            )
+            + insurance_timeline(insurance),
+            key=lambda event: event["when"],
+            reverse=True,
+        ),
+        TIMELINE_SHOWN,
+        whole_timeline,
     )
     context = {
         "household": household,
@@ -135,9 +138,9 @@ def household_page(request, pk: int):
         "home_visits": home_visits,
         "monthly_visits": monthly_visits,
         # A paid 防贫保险 claim (and the enrolment and claim before it) on the one timeline.
-        "timeline": timeline if shown is None else timeline[:shown],
-        "timeline_cut": shown is not None and len(timeline) > shown,
-        "timeline_shown": shown,
+        "timeline": timeline,
+        "timeline_cut": timeline_cut,
+        "timeline_shown": TIMELINE_SHOWN,
         "can_file": open_case is None and policy.allows(request.user, "case.file", household),
         "can_reveal": policy.allows(request.user, "member.reveal"),
         "reveal_form": RevealForm(),

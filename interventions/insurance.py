@@ -144,20 +144,11 @@ def household_insurance(household: Household) -> dict:
     return {"enrolments": enrolments, "claims": claims}
 
 
-def insurance_timeline(household: Household, known: dict | None = None) -> list[dict]:
-    """The household timeline's events of insurance: each enrolment, claim and payment.
-    `known`: household_insurance()'s answer when the caller has read it already."""
-    if known is None:
-        known = {
-            "enrolments": InsuranceEnrolment.objects.filter(household=household).select_related(
-                "policy"
-            ),
-            "claims": InsuranceClaim.objects.filter(enrolment__household=household).select_related(
-                "enrolment__policy"
-            ),
-        }
+def insurance_timeline(insurance: dict) -> list[dict]:
+    """The household timeline's events of insurance — each enrolment, claim and payment —
+    from household_insurance()'s answer, which the page has read for its own block."""
     events = []
-    for enrolment in known["enrolments"]:
+    for enrolment in insurance["enrolments"]:
         events.append(
             {
                 "when": enrolment.recorded_at,
@@ -167,7 +158,7 @@ def insurance_timeline(household: Household, known: dict | None = None) -> list[
                 "clue": None,
             }
         )
-    for claim in known["claims"]:
+    for claim in insurance["claims"]:
         events.append(
             {
                 "when": claim.recorded_at,

@@ -278,12 +278,11 @@ def _enrolments(household):
     return household.insurance_enrolments.select_related("policy").order_by("-policy__year", "id")
 
 
-def household_insurance_context(user, household, data: dict | None = None) -> dict:
-    """The household page's block of 防贫保险: enrolments, claims, and the forms the policy
-    allows this user (enrol: staff of the region; claim and pay: township and county).
-    `data`: household_insurance()'s answer when the page has read it already."""
-    if data is None:
-        data = insurance.household_insurance(household)
+def household_insurance_context(user, household, data: dict) -> dict:
+    """The household page's block of 防贫保险: enrolments and claims (`data`,
+    household_insurance()'s answer, read once for the block and the timeline), and the forms
+    the policy allows this user (enrol: staff of the region; claim and pay: township and
+    county)."""
     can_enrol = policy.allows(user, insurance.INSURANCE_ENROL, household)
     can_claim = policy.allows(user, insurance.INSURANCE_CLAIM, household)
     available = _available_policies(household) if can_enrol else None

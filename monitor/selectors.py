@@ -8,7 +8,6 @@ from django.db.models.functions import TruncMonth
 from accounts.choices import ROLE_LEVEL
 from households.choices import Relation
 from households.models import Member
-from interventions.models import MeasureRecord
 from monitor.choices import (
     IDENTIFYING_STATUSES,
     MONITORED_STATUSES,
@@ -27,8 +26,6 @@ from monitor.models import (
     Consent,
     CrossCheck,
     Deadline,
-    HomeVisit,
-    MonthlyVisit,
     PublicNotice,
     WarningRow,
 )
@@ -103,14 +100,14 @@ def notice_list(user, start: date, end: date):
 
 
 def household_timeline(
-    household, *, cases=None, home_visits=None, monthly_visits=None, measures=None, latest=None
+    household, *, cases, home_visits, monthly_visits, measures, latest=None
 ) -> list[dict]:
     """Everything that happened to one household, newest first: department warnings and
     screening hits, clues and their outcomes, every workflow step of its cases, evidence,
     monthly visits and aid measures. A fixed number of queries, whatever the history.
 
-    The household page passes the cases, visits and measures it has read already (lists),
-    so they are not read twice. With `latest`, only the newest `latest` events: the two
+    The cases, home and monthly visits and measures are the household page's own, read once
+    for its blocks and this line alike. With `latest`, only the newest `latest` events: the two
     kinds that grow without end — department warnings (a household on every month's list)
     and steps (a case sent back and forth) — are read newest first and cut at `latest`
     each, which leaves the newest `latest` of the whole unchanged."""
@@ -159,8 +156,6 @@ def household_timeline(
                 clue_id=clue.pk,
                 case_id=clue.case_id,
             )
-    if cases is None:
-        cases = Case.objects.filter(household=household).only("id", "created_at", "category")
     for case in cases:
         add(
             case.created_at,
@@ -181,14 +176,13 @@ def household_timeline(
         who = step.actor.first_name or step.actor.username
         comment = f"：{step.comment}" if step.comment else ""
         add(step.at, "step", f"{label}（{who}）{comment}", case_id=step.case_id)
-    for model, label, day, known in (
-        (HomeVisit, "入户核实", "visited_on", home_visits),
-        (Consent, "承诺授权", "signed_on", None),
-        (CrossCheck, "信息比对", "checked_on", None),
-        (Appraisal, "民主评议", "held_on", None),
-        (PublicNotice, "公示", "start_on", None),
+    for label, day, records in (
+        ("入户核实", "visited_on", home_visits),
+        ("承诺授权", "signed_on", Consent.objects.filter(case__in=cases)),
+        ("信息比对", "checked_on", CrossCheck.objects.filter(case__in=cases)),
+        ("民主评议", "held_on", Appraisal.objects.filter(case__in=cases)),
+        ("公示", "start_on", PublicNotice.objects.filter(case__in=cases)),
     ):
-        records = model.objects.filter(case__in=cases) if known is None else known
         for record in records:
             add(
                 record.recorded_at,
@@ -203,8 +197,6 @@ def household_timeline(
             f"公告（{announcement.announced_on:%Y-%m-%d}）：{announcement.text}",
             case_id=announcement.case_id,
         )
-    if monthly_visits is None:
-        monthly_visits = MonthlyVisit.objects.filter(case__in=cases)
     for visit in monthly_visits:
         add(
             visit.recorded_at,
@@ -212,8 +204,6 @@ def household_timeline(
             f"{visit.get_kind_display()}（{visit.visited_on:%Y-%m-%d}）",
             case_id=visit.case_id,
         )
-    if measures is None:
-        measures = MeasureRecord.objects.filter(case__in=cases).select_related("category")
     for measure in measures:
         add(
             measure.recorded_at,

@@ -18,9 +18,7 @@ from households.models import (
 
 
 class RegionSerializer(serializers.ModelSerializer):
-    level_display = ChoiceLabelField(
-        source="get_level_display", read_only=True, help_text="级别名称"
-    )
+    level_display = ChoiceLabelField(source="get_level_display", help_text="级别名称")
 
     class Meta:
         model = Region
@@ -40,9 +38,9 @@ class MemberSerializer(serializers.ModelSerializer):
         write_only=True, required=False, allow_blank=True, max_length=30, help_text="联系电话"
     )
     age = serializers.SerializerMethodField(help_text="年龄（周岁）")
-    sex_display = ChoiceLabelField(source="get_sex_display", read_only=True, help_text="性别")
+    sex_display = ChoiceLabelField(source="get_sex_display", help_text="性别")
     life_status_display = ChoiceLabelField(
-        source="get_life_status_display", read_only=True, help_text="成员状态：在册、死亡、户籍迁出"
+        source="get_life_status_display", help_text="成员状态：在册、死亡、户籍迁出"
     )
 
     class Meta:
@@ -100,9 +98,9 @@ class HouseholdSerializer(serializers.ModelSerializer):
         slug_field="code", queryset=Region.objects.none(), help_text="所在村的12位区划代码"
     )
     village_name = serializers.CharField(source="village.name", read_only=True, help_text="村名")
-    kind_display = ChoiceLabelField(source="get_kind_display", read_only=True)
+    kind_display = ChoiceLabelField(source="get_kind_display")
     file_colour = serializers.CharField(read_only=True, help_text="档案颜色：green/blue/red")
-    file_colour_display = ChoiceLabelField(source="get_file_colour_display", read_only=True)
+    file_colour_display = ChoiceLabelField(source="get_file_colour_display")
     head_name = serializers.CharField(read_only=True, default=None, help_text="户主姓名")
     member_count = serializers.IntegerField(read_only=True, default=None, help_text="家庭人口")
 
@@ -290,7 +288,7 @@ class RegistryImportUploadSerializer(serializers.Serializer):
 
 
 class RegistryImportSerializer(serializers.ModelSerializer):
-    kind_display = ChoiceLabelField(source="get_kind_display", read_only=True)
+    kind_display = ChoiceLabelField(source="get_kind_display")
     imported_by = serializers.CharField(source="imported_by.username", default=None)
 
     class Meta:

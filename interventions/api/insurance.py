@@ -51,7 +51,7 @@ class InsurancePolicySerializer(serializers.ModelSerializer):
     region_name = serializers.CharField(source="region.name", read_only=True)
     year = serializers.IntegerField(help_text="年度")
     coverage = serializers.ChoiceField(choices=InsuranceCoverage.choices, help_text="保障对象")
-    coverage_display = ChoiceLabelField(source="get_coverage_display", read_only=True)
+    coverage_display = ChoiceLabelField(source="get_coverage_display")
     # Shape only: the rules (greater than zero, two decimals) are the service's, answered
     # in the same words as the pages.
     trigger_line = serializers.CharField(help_text="理赔触发线（元/人·年），大于 0")

@@ -24,7 +24,7 @@ class MeasureRecordSerializer(serializers.ModelSerializer):
         queryset=Member.objects.none(),
         help_text="受益成员ID（须是本户成员）",
     )
-    status_display = ChoiceLabelField(source="get_status_display", read_only=True)
+    status_display = ChoiceLabelField(source="get_status_display")
     case = serializers.IntegerField(source="case_id", read_only=True)
 
     class Meta:

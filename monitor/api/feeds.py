@@ -338,9 +338,11 @@ class ClueSerializer(serializers.ModelSerializer):
         return "返贫风险" if clue.relapse_of_id else ""
 
 
+# A clue in a list: its latest evidence rows only (at most LISTED_EVIDENCE, in list order)
+# and evidence_count; /api/clues/{id}/ has them all. The docstring is the schema's text.
 class ClueListSerializer(ClueSerializer):
-    """A clue in a list: its latest evidence rows only (at most LISTED_EVIDENCE, in list
-    order), `evidence_count` telling how many there are; `/api/clues/{id}/` has them all."""
+    """列表中的预警线索：只带最近的预警证据（按名单顺序）与证据行数 evidence_count；
+    全部证据见线索详情。"""
 
     evidence = serializers.SerializerMethodField(
         help_text=f"最近的预警证据（至多 {LISTED_EVIDENCE} 行，按名单顺序；全部见线索详情）"

@@ -82,7 +82,7 @@ class FollowUpSerializer(serializers.ModelSerializer):
 class FollowUpVisitSerializer(serializers.ModelSerializer):
     """消除后跟踪走访（每季度至少一次）。"""
 
-    kind_display = ChoiceLabelField(source="get_kind_display", read_only=True)
+    kind_display = ChoiceLabelField(source="get_kind_display")
     recorded_by = serializers.CharField(source="recorded_by.username", read_only=True, default=None)
 
     class Meta:

@@ -34,7 +34,7 @@ from monitor.workflow import ACTION_CHOICES, allowed_actions
 
 
 class DeadlineSerializer(serializers.ModelSerializer):
-    step_display = ChoiceLabelField(source="get_step_display", read_only=True)
+    step_display = ChoiceLabelField(source="get_step_display")
     overdue = serializers.SerializerMethodField(help_text="是否已超期未办结")
 
     class Meta:
@@ -67,10 +67,10 @@ class CaseSerializer(serializers.ModelSerializer):
     village = serializers.CharField(source="household.village_id", read_only=True)
     village_name = serializers.CharField(source="household.village.name", read_only=True)
     head_name = serializers.CharField(read_only=True, default=None, help_text="户主姓名")
-    category_display = ChoiceLabelField(source="get_category_display", read_only=True)
-    channel_display = ChoiceLabelField(source="get_channel_display", read_only=True)
-    status_display = ChoiceLabelField(source="get_status_display", read_only=True)
-    clearance_kind_display = ChoiceLabelField(source="get_clearance_kind_display", read_only=True)
+    category_display = ChoiceLabelField(source="get_category_display")
+    channel_display = ChoiceLabelField(source="get_channel_display")
+    status_display = ChoiceLabelField(source="get_status_display")
+    clearance_kind_display = ChoiceLabelField(source="get_clearance_kind_display")
     risk_codes = serializers.ListField(
         child=serializers.ChoiceField(choices=RISK_TYPES),
         min_length=1,
@@ -84,7 +84,7 @@ class CaseSerializer(serializers.ModelSerializer):
         allow_blank=True,
         help_text="主要风险：须是 risk_codes 之一；不填则为第一项",
     )
-    main_risk_display = ChoiceLabelField(source="get_main_risk_display", read_only=True)
+    main_risk_display = ChoiceLabelField(source="get_main_risk_display")
     spot_check_drawn_at = serializers.DateTimeField(
         read_only=True, help_text="县级抽查抽中时间（抽中的案例审定前须有县级入户核实）"
     )
@@ -191,7 +191,7 @@ class AnnouncementSerializer(serializers.ModelSerializer):
     case = serializers.IntegerField(source="case_id", read_only=True)
     household_number = serializers.CharField(source="case.household.number", read_only=True)
     village_name = serializers.CharField(source="case.household.village.name", read_only=True)
-    stage_display = ChoiceLabelField(source="get_stage_display", read_only=True)
+    stage_display = ChoiceLabelField(source="get_stage_display")
     announced_by = serializers.CharField(source="announced_by.username", read_only=True)
 
     class Meta:
@@ -211,7 +211,7 @@ class AnnouncementSerializer(serializers.ModelSerializer):
 
 
 class _CaseAnnouncementSerializer(serializers.ModelSerializer):
-    stage_display = ChoiceLabelField(source="get_stage_display", read_only=True)
+    stage_display = ChoiceLabelField(source="get_stage_display")
 
     class Meta:
         model = Announcement
@@ -316,7 +316,7 @@ class HomeVisitSerializer(_EvidenceSerializer):
     """入户核实。村干部登记村级入户；乡镇审核人、县级审定人登记乡镇/县级入户核实（level 由
     登记人角色决定）：村级已上报、乡镇已审核时 stage 为 identification，纳入监测后为 clearance。"""
 
-    level_display = ChoiceLabelField(source="get_level_display", read_only=True)
+    level_display = ChoiceLabelField(source="get_level_display")
 
     class Meta:
         model = HomeVisit
@@ -435,7 +435,7 @@ class PublicNoticeSerializer(_EvidenceSerializer):
 class MonthlyVisitSerializer(serializers.ModelSerializer):
     recorded_by = serializers.CharField(source="recorded_by.username", read_only=True, default=None)
     # A cleared case's list also holds its follow-up visits (消除后跟踪走访), told apart here.
-    kind_display = ChoiceLabelField(source="get_kind_display", read_only=True)
+    kind_display = ChoiceLabelField(source="get_kind_display")
 
     class Meta:
         model = MonthlyVisit
@@ -496,9 +496,9 @@ class CaseAdjustmentSerializer(serializers.ModelSerializer):
     """动态调整：调整前（before）与调整后（category、risk_codes、main_risk）、提出人与时间、理由，
     乡镇确认结果。"""
 
-    status_display = ChoiceLabelField(source="get_status_display", read_only=True)
-    category_display = ChoiceLabelField(source="get_category_display", read_only=True)
-    main_risk_display = ChoiceLabelField(source="get_main_risk_display", read_only=True)
+    status_display = ChoiceLabelField(source="get_status_display")
+    category_display = ChoiceLabelField(source="get_category_display")
+    main_risk_display = ChoiceLabelField(source="get_main_risk_display")
     before_text = serializers.SerializerMethodField(help_text="调整前：类别；风险类型（主要风险）")
     after_text = serializers.SerializerMethodField(help_text="调整后：类别；风险类型（主要风险）")
     proposed_by = serializers.CharField(source="proposed_by.username", read_only=True)

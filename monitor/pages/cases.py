@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts import policy
-from config.pages import call_service, people_page, safe_next
+from config.pages import call_service, newest, people_page, safe_next
 from households.models import Member
 from households.pii import PiiDecryptError
 from households.selectors import households_for
@@ -277,12 +277,9 @@ def _case_context(request, case, bound=None):
     # 部门预警信息: department list rows that hit the household while the case was open —
     # the newest CASE_WARNINGS_SHOWN (one more read, to know whether there are others),
     # all with ?warnings=all: a household on every month's list gathers them without end.
-    every_warning = request.GET.get("warnings") == "all"
-    warnings = list(
-        case_warnings(case) if every_warning else case_warnings(case)[: CASE_WARNINGS_SHOWN + 1]
+    context["warnings"], context["warnings_cut"] = newest(
+        case_warnings(case), CASE_WARNINGS_SHOWN, request.GET.get("warnings") == "all"
     )
-    context["warnings_cut"] = len(warnings) > CASE_WARNINGS_SHOWN and not every_warning
-    context["warnings"] = warnings[:CASE_WARNINGS_SHOWN] if context["warnings_cut"] else warnings
     context["warnings_shown"] = CASE_WARNINGS_SHOWN
     context.update(identification_context(user, case, bound))
     context.update(follow_up_context(case, user, bound))
